@@ -1,0 +1,53 @@
+# The README's two commands: `make run` and `make test`. Every target creates what it needs.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+SAM_VENV := .venv-sam
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SAM_STAMP := $(SAM_VENV)/.installed
+export AWS_DEFAULT_REGION ?= us-east-1
+export SAM_CLI_TELEMETRY := 0
+
+.PHONY: install run test lint typecheck unit iac sam-validate build bench clean
+
+$(STAMP): pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "needs $(PYTHON)"; exit 1; }
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# SAM CLI pins older boto3/pydantic than the runtime wants: it lives in its own venv.
+$(SAM_STAMP):
+	test -d $(SAM_VENV) || $(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/pip install --quiet 'aws-sam-cli>=1.120,<2'
+	touch $(SAM_STAMP)
+
+install: $(STAMP) $(SAM_STAMP)
+
+run: $(STAMP)
+	$(BIN)/mixcore serve
+
+lint: $(STAMP)
+	$(BIN)/ruff check src functions tests bench
+	$(BIN)/mypy
+
+unit: $(STAMP)
+	$(BIN)/pytest
+
+iac: $(STAMP) $(SAM_STAMP)
+	$(BIN)/cfn-lint template.yaml
+	$(SAM_VENV)/bin/sam validate --lint --template template.yaml
+
+test: lint iac unit
+
+build: $(SAM_STAMP)
+	$(SAM_VENV)/bin/sam build --template template.yaml
+
+bench: $(STAMP)
+	$(BIN)/python bench/run_all.py
+
+clean:
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The HTTP API: OpenAI-compatible schemas, routes and OpenAI-shaped errors (Powertools resolvers)."""

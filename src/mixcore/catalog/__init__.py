@@ -1,0 +1,59 @@
+"""The model catalog (data, not code): which provider model ids exist, their prices and aliases."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+
+from mixcore.catalog.models import CatalogFile, CatalogModel, UnmappedName
+
+__all__ = ["Catalog", "CatalogModel", "get_catalog", "normalise_name"]
+
+_NON_ALNUM = re.compile(r"[^a-z0-9.]+")
+
+
+def normalise_name(name: str) -> str:
+    """The form in which leaderboard names and aliases are compared: lower case, runs of punctuation → '-'."""
+    return _NON_ALNUM.sub("-", name.strip().lower()).strip("-")
+
+
+@dataclass
+class Catalog:
+    models: dict[str, CatalogModel]
+    unmapped: dict[str, str] = field(default_factory=dict)
+    _by_alias: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_file(cls, data: CatalogFile) -> Catalog:
+        catalog = cls(models={m.id: m for m in data.models},
+                      unmapped={normalise_name(u.name): u.reason for u in data.unmapped})
+        for model in data.models:
+            for alias in model.aliases:
+                catalog._by_alias.setdefault(normalise_name(alias), model.id)
+        return catalog
+
+    def get(self, model_id: str) -> CatalogModel | None:
+        return self.models.get(model_id)
+
+    def resolve_name(self, leaderboard_name: str) -> CatalogModel | None:
+        """The catalog model a leaderboard name refers to, through its aliases."""
+        model_id = self._by_alias.get(normalise_name(leaderboard_name))
+        return self.models.get(model_id) if model_id else None
+
+    def unmapped_reason(self, leaderboard_name: str) -> str:
+        return self.unmapped.get(normalise_name(leaderboard_name), "no catalog entry for this name")
+
+    def by_provider(self, provider: str) -> list[CatalogModel]:
+        return [m for m in self.models.values() if m.provider == provider]
+
+
+@lru_cache(maxsize=1)
+def get_catalog() -> Catalog:
+    text = resources.files("mixcore.catalog").joinpath("data/catalog.json").read_text()
+    return Catalog.from_file(CatalogFile.model_validate_json(text))
+
+
+def unmapped_entries(catalog: Catalog) -> list[UnmappedName]:
+    return [UnmappedName(name=k, reason=v) for k, v in catalog.unmapped.items()]

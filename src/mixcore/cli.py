@@ -1,0 +1,120 @@
+"""The `mixcore` command: run the local stack, manage keys, refresh leaderboards, read costs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+
+def _print_table(rows: list[dict[str, Any]], columns: Sequence[str]) -> None:
+    widths = {c: max(len(c), *(len(str(r.get(c, ""))) for r in rows)) if rows else len(c) for c in columns}
+    print("  ".join(c.ljust(widths[c]) for c in columns))
+    for row in rows:
+        print("  ".join(str(row.get(c, "")).ljust(widths[c]) for c in columns))
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from mixcore.local.stack import LocalStack, StackOptions
+
+    stack = LocalStack(StackOptions(port=args.port, aws_port=args.aws_port, demo_latency_ms=args.demo_latency_ms,
+                                    dev_key=args.dev_key or os.environ.get("MIXCORE_DEV_KEY"),
+                                    template=Path(args.template) if args.template else None,
+                                    access_log=args.access_log))
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stack.start()
+        print(stack.banner(), flush=True)
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("\nStopping the local stack...", flush=True)
+        stack.stop()
+    return 0
+
+
+def _store() -> Any:
+    from mixcore.container import get_store
+
+    return get_store()
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    from mixcore.auth.keys import new_key
+
+    store = _store()
+    if args.action == "create":
+        key, record = new_key(args.name, monthly_budget_usd=args.budget, requests_per_minute=args.rpm)
+        store.put_key(record)
+        print(f"Created key {record.key_id} ({record.name}). It is shown once; store it now:\n{key}")
+        return 0
+    if args.action == "list":
+        rows = [k.public() for k in store.list_keys()]
+        _print_table(rows, ["key_id", "name", "created_at", "revoked", "monthly_budget_usd", "requests_per_minute"])
+        return 0
+    if not args.key_id:
+        print("mixcore keys revoke: give the key id (see `mixcore keys list`)", file=sys.stderr)
+        return 2
+    if store.revoke_key(args.key_id):
+        print(f"Revoked {args.key_id}. It stops working within the authorizer cache TTL (300 s on AWS).")
+        return 0
+    print(f"No key {args.key_id}.", file=sys.stderr)
+    return 1
+
+
+def cmd_catalog(args: argparse.Namespace) -> int:
+    from mixcore.catalog.build import write_catalog
+
+    summary = write_catalog(Path(args.fixtures), Path(args.out) if args.out else None)
+    print(json.dumps(summary, indent=2))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mixcore", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the local stack (handlers, embedded AWS, demo providers)")
+    serve.add_argument("--port", type=int, default=8080)
+    serve.add_argument("--aws-port", type=int, default=0, help="embedded AWS port (default: a free port)")
+    serve.add_argument("--demo-latency-ms", type=float, default=200.0, help="latency of the demo providers")
+    serve.add_argument("--dev-key", help="use this dev key instead of a random one (or MIXCORE_DEV_KEY)")
+    serve.add_argument("--template", help="path to template.yaml")
+    serve.add_argument("--access-log", action="store_true")
+    serve.set_defaults(func=cmd_serve)
+
+    keys = sub.add_parser("keys", help="create, list and revoke client API keys")
+    keys.add_argument("action", choices=["create", "list", "revoke"])
+    keys.add_argument("key_id", nargs="?")
+    keys.add_argument("--name", default="default")
+    keys.add_argument("--budget", type=float, help="monthly budget in USD")
+    keys.add_argument("--rpm", type=int, help="requests per minute")
+    keys.set_defaults(func=cmd_keys)
+
+    catalog = sub.add_parser("catalog", help="rebuild the model catalog from the price and leaderboard data")
+    catalog.add_argument("action", choices=["build"])
+    catalog.add_argument("--fixtures", default="../shared/fixtures", help="folder with pricing/ and leaderboards/")
+    catalog.add_argument("--out", help="output path (default: the package's catalog.json)")
+    catalog.set_defaults(func=cmd_catalog)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    if os.environ.get("AWS_ENDPOINT_URL"):
+        os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    args = build_parser().parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

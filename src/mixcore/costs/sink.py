@@ -1,0 +1,34 @@
+"""Where cost records go. The interface the request path uses; adapters live beside it."""
+
+from __future__ import annotations
+
+import threading
+from typing import Protocol
+
+from mixcore.costs.records import CostRecord
+
+
+class CostSink(Protocol):
+    def add(self, record: CostRecord) -> None:
+        """Queue a record; never raises into the request path."""
+
+    def flush(self) -> None:
+        """Deliver queued records (called at the end of each invocation)."""
+
+
+class MemorySink:
+    """Keeps records in memory: for tests and for runs with no delivery stream configured."""
+
+    def __init__(self) -> None:
+        self.records: list[CostRecord] = []
+        self.delivered: list[CostRecord] = []
+        self._lock = threading.Lock()
+
+    def add(self, record: CostRecord) -> None:
+        with self._lock:
+            self.records.append(record)
+
+    def flush(self) -> None:
+        with self._lock:
+            self.delivered.extend(self.records)
+            self.records.clear()

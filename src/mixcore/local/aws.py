@@ -1,0 +1,110 @@
+"""The embedded AWS: moto's server on loopback, with the template's tables, buckets, streams and secrets."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from typing import Any
+
+import boto3
+
+from mixcore.local.template import Template
+
+REGION = "us-east-1"
+LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
+                     "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION}
+
+
+def physical_name(logical_id: str) -> str:
+    return f"mixcore-{logical_id.lower()}"
+
+
+class EmbeddedAws:
+    """moto's ThreadedMotoServer plus the resources template.yaml declares."""
+
+    def __init__(self, port: int) -> None:
+        import logging
+
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+
+        self.port = port
+        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        self.names: dict[str, str] = {}
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def environment(self) -> dict[str, str]:
+        return {**LOCAL_CREDENTIALS, "AWS_ENDPOINT_URL": self.endpoint}
+
+    def start(self) -> EmbeddedAws:
+        self.server.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, endpoint_url=self.endpoint, region_name=REGION,
+                            aws_access_key_id="local", aws_secret_access_key="local")  # noqa: S106
+
+    def create_resources(self, template: Template) -> dict[str, str]:
+        """Create every supported resource of the template; returns logical id → physical name."""
+        creators: dict[str, Callable[[str, dict[str, Any], Template], None]] = {
+            "AWS::DynamoDB::Table": self._table, "AWS::S3::Bucket": self._bucket,
+            "AWS::SecretsManager::Secret": self._secret,
+            "AWS::KinesisFirehose::DeliveryStream": self._firehose,
+        }
+        ordered = sorted(template.resources().items(),
+                         key=lambda kv: kv[1].get("Type") == "AWS::KinesisFirehose::DeliveryStream")
+        for logical_id, resource in ordered:
+            if resource.get("Type") in creators:
+                self.names[logical_id] = physical_name(logical_id)
+        for logical_id, resource in ordered:
+            creator = creators.get(resource.get("Type", ""))
+            if creator is not None:
+                creator(self.names[logical_id], resource.get("Properties") or {}, template)
+        return dict(self.names)
+
+    def _table(self, name: str, props: dict[str, Any], template: Template) -> None:
+        client = self.client("dynamodb")
+        kwargs: dict[str, Any] = {"TableName": name, "AttributeDefinitions": props["AttributeDefinitions"],
+                                  "KeySchema": props["KeySchema"],
+                                  "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST")}
+        if props.get("GlobalSecondaryIndexes"):
+            kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+        client.create_table(**kwargs)
+        ttl = props.get("TimeToLiveSpecification")
+        if ttl:
+            client.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
+
+    def _bucket(self, name: str, props: dict[str, Any], template: Template) -> None:
+        self.client("s3").create_bucket(Bucket=name)
+
+    def _secret(self, name: str, props: dict[str, Any], template: Template) -> None:
+        generated = props.get("GenerateSecretString") or {}
+        secret = props.get("SecretString") or generated.get("SecretStringTemplate") or "{}"
+        self.client("secretsmanager").create_secret(Name=name, SecretString=secret)
+
+    def _firehose(self, name: str, props: dict[str, Any], template: Template) -> None:
+        destination = props.get("ExtendedS3DestinationConfiguration") or {}
+        resolved = template.resolve(destination, self.names, REGION)
+        config = {"RoleARN": "arn:aws:iam::123456789012:role/local-firehose",
+                  "BucketARN": resolved.get("BucketARN"), "Prefix": resolved.get("Prefix", ""),
+                  "ErrorOutputPrefix": resolved.get("ErrorOutputPrefix", ""),
+                  "CompressionFormat": resolved.get("CompressionFormat", "UNCOMPRESSED"),
+                  "BufferingHints": resolved.get("BufferingHints") or {"IntervalInSeconds": 60, "SizeInMBs": 5}}
+        self.client("firehose").create_delivery_stream(
+            DeliveryStreamName=name, DeliveryStreamType="DirectPut", ExtendedS3DestinationConfiguration=config)
+
+
+def put_provider_secret(aws: EmbeddedAws, secret_name: str, keys: dict[str, str]) -> None:
+    aws.client("secretsmanager").put_secret_value(SecretId=secret_name, SecretString=json.dumps(keys))
+
+
+def apply_environment(values: dict[str, str]) -> None:
+    os.environ.update(values)

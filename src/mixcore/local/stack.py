@@ -1,0 +1,151 @@
+"""`mixcore serve`: the embedded AWS, demo providers and the real handlers behind a local HttpApi."""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from mixcore.local.aws import EmbeddedAws, put_provider_secret
+from mixcore.local.demo_providers import DemoProviderServer
+from mixcore.local.http_api import LocalHttpApi, LocalHttpServer
+from mixcore.local.template import Template, find_template
+
+LOCAL_DEFAULTS = {
+    # No X-Ray daemon locally, and EMF metrics would only flood the terminal.
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+    "POWERTOOLS_LOG_LEVEL": "WARNING",
+}
+
+
+@dataclass
+class StackOptions:
+    port: int = 8080
+    aws_port: int = 0
+    demo_port: int = 0
+    demo_latency_ms: float = 0.0
+    dev_key: str | None = None
+    template: Path | None = None
+    host: str = "127.0.0.1"
+    access_log: bool = False
+
+
+@dataclass
+class LocalStack:
+    options: StackOptions
+    aws: EmbeddedAws | None = None
+    demo: DemoProviderServer | None = None
+    http: LocalHttpServer | None = None
+    dev_key: str = ""
+    demo_providers: list[str] = field(default_factory=list)
+    real_providers: list[str] = field(default_factory=list)
+    names: dict[str, str] = field(default_factory=dict)
+
+    def start(self) -> LocalStack:
+        options = self.options
+        template = Template.load(options.template or find_template())
+        aws_port = options.aws_port or _free_port()
+        self.aws = EmbeddedAws(aws_port).start()
+        os.environ.update(self.aws.environment())
+        for key, value in LOCAL_DEFAULTS.items():
+            os.environ.setdefault(key, value)
+        self.names = self.aws.create_resources(template)
+        for fn in template.functions().values():
+            for key, value in template.resolve(fn.environment, self.names, "us-east-1").items():
+                os.environ.setdefault(key, str(value))
+        self._configure_providers()
+        self._seed()
+        api = LocalHttpApi(template)
+        api.load_all()
+        self.http = LocalHttpServer(api, host=options.host, port=options.port, access_log=options.access_log)
+        threading.Thread(target=self.http.serve_forever, name="local-http-api", daemon=True).start()
+        return self
+
+    def _configure_providers(self) -> None:
+        from mixcore.catalog import get_catalog
+        from mixcore.providers.config import load_providers, provider_env_names
+
+        configs = load_providers()
+        self.real_providers = sorted(n for n, c in configs.items() if c.configured)
+        missing = [c for n, c in configs.items() if not c.configured]
+        if not missing:
+            return
+        catalog = get_catalog()
+        known = {c.name: {m.api_model for m in catalog.by_provider(c.name)} for c in missing}
+        self.demo = DemoProviderServer(self.options.demo_port, latency_ms=self.options.demo_latency_ms,
+                                       known_models=known).start()
+        for config in missing:
+            base_env, key_env = provider_env_names(config.name)
+            os.environ[base_env] = self.demo.base_url(config.name, config.protocol)
+            os.environ[key_env] = "demo-key-" + config.name
+            self.demo_providers.append(config.name)
+        secret = self.names.get("ProviderKeysSecret")
+        if secret and self.aws is not None:
+            put_provider_secret(self.aws, secret, {})
+
+    def _seed(self) -> None:
+        from mixcore.auth.keys import hash_key, key_id_for, new_key
+        from mixcore.container import get_store
+
+        store = get_store()
+        if self.options.dev_key:
+            _, record = new_key("local-dev")
+            record.key_hash = hash_key(self.options.dev_key)
+            record.key_id = key_id_for(record.key_hash)
+            self.dev_key = self.options.dev_key
+        else:
+            self.dev_key, record = new_key("local-dev")
+        store.put_key(record)
+        from mixcore.mixes.defaults import seed_default_mixes
+
+        seed_default_mixes(store)
+
+    @property
+    def base_url(self) -> str:
+        assert self.http is not None
+        return self.http.url + "/v1"
+
+    def banner(self) -> str:
+        assert self.aws is not None
+        lines = [
+            "Mixcore local stack is up.",
+            f"  OpenAI base_url : {self.base_url}",
+            f"  API key         : {self.dev_key}",
+            f"  embedded AWS    : {self.aws.endpoint}  (moto; tables, bucket, stream and secret from template.yaml)",
+            f"  CLI against it  : export AWS_ENDPOINT_URL={self.aws.endpoint} AWS_ACCESS_KEY_ID=local "
+            "AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=us-east-1",
+        ]
+        if self.real_providers:
+            lines.append(f"  real providers  : {', '.join(self.real_providers)}")
+        if self.demo_providers and self.demo is not None:
+            lines += [
+                "",
+                "  !!! DEMO PROVIDERS: no API key is set for " + ", ".join(self.demo_providers) + ".",
+                f"  !!! Their models are answered by local demo servers at {self.demo.url} (no real LLM).",
+                "  !!! Set MIXCORE_PROVIDER_<NAME>_API_KEY (e.g. MIXCORE_PROVIDER_OPENAI_API_KEY) for real answers.",
+            ]
+        lines += ["", "  try: curl -s " + self.base_url + "/chat/completions -H 'Authorization: Bearer "
+                  + self.dev_key + "' -H 'content-type: application/json' "
+                  "-d '{\"model\":\"openai/gpt-4o\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}'",
+                  "  Ctrl-C stops everything."]
+        return "\n".join(lines)
+
+    def stop(self) -> None:
+        if self.http is not None:
+            self.http.shutdown()
+            self.http.server_close()
+        if self.demo is not None:
+            self.demo.stop()
+        if self.aws is not None:
+            self.aws.stop()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port

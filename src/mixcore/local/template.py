@@ -1,0 +1,162 @@
+"""Reads template.yaml so the local stack is built from the same definitions as the deployment.
+
+Functions, their routes and environment, the authorizer, and the AWS resources to create in the
+embedded AWS all come from here; nothing is listed a second time by hand.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """YAML loader that turns CloudFormation short tags (!Ref, !GetAtt, !Sub…) into their long form."""
+
+
+def _construct_tag(loader: _CfnLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+        if suffix == "GetAtt":
+            value = str(value).split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return {name: value}
+
+
+_CfnLoader.add_multi_constructor("!", _construct_tag)
+
+
+@dataclass
+class Route:
+    method: str
+    path: str
+    function: str
+    auth: bool = True
+    _pattern: re.Pattern[str] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        regex = re.sub(r"\\\{(\w+)\\\+?\\\}", r"(?P<\1>[^/]+)", re.escape(self.path))
+        self._pattern = re.compile(f"^{regex}$")
+
+    def match(self, method: str, path: str) -> dict[str, str] | None:
+        if method.upper() != self.method.upper() and self.method.upper() != "ANY":
+            return None
+        found = self._pattern.match(path)
+        return found.groupdict() if found else None
+
+    @property
+    def route_key(self) -> str:
+        return f"{self.method.upper()} {self.path}"
+
+
+@dataclass
+class FunctionDef:
+    logical_id: str
+    code_uri: str
+    handler: str
+    environment: dict[str, Any]
+    timeout: int
+
+
+@dataclass
+class Template:
+    path: Path
+    body: dict[str, Any]
+
+    @classmethod
+    def load(cls, path: Path) -> Template:
+        return cls(path=path, body=yaml.load(path.read_text(), Loader=_CfnLoader))  # noqa: S506 - SafeLoader subclass
+
+    @property
+    def root(self) -> Path:
+        return self.path.parent
+
+    def resources(self, resource_type: str | None = None) -> dict[str, dict[str, Any]]:
+        return {k: v for k, v in self.body.get("Resources", {}).items()
+                if resource_type is None or v.get("Type") == resource_type}
+
+    def parameter_defaults(self) -> dict[str, Any]:
+        return {k: v.get("Default") for k, v in self.body.get("Parameters", {}).items()}
+
+    def functions(self) -> dict[str, FunctionDef]:
+        globals_ = (self.body.get("Globals") or {}).get("Function") or {}
+        global_env = ((globals_.get("Environment") or {}).get("Variables")) or {}
+        result: dict[str, FunctionDef] = {}
+        for logical_id, resource in self.resources("AWS::Serverless::Function").items():
+            props = resource.get("Properties") or {}
+            env = {**global_env, **(((props.get("Environment") or {}).get("Variables")) or {})}
+            result[logical_id] = FunctionDef(logical_id=logical_id, code_uri=props["CodeUri"],
+                                             handler=props["Handler"], environment=env,
+                                             timeout=int(props.get("Timeout", globals_.get("Timeout", 3))))
+        return result
+
+    def routes(self) -> list[Route]:
+        routes: list[Route] = []
+        for logical_id, resource in self.resources("AWS::Serverless::Function").items():
+            for event in ((resource.get("Properties") or {}).get("Events") or {}).values():
+                if event.get("Type") != "HttpApi":
+                    continue
+                props = event.get("Properties") or {}
+                auth = ((props.get("Auth") or {}).get("Authorizer")) != "NONE"
+                routes.append(Route(method=props["Method"], path=props["Path"], function=logical_id, auth=auth))
+        # Literal paths before parameterised ones, as API Gateway matches the most specific route first.
+        return sorted(routes, key=lambda r: (r.path.count("{"), -len(r.path)))
+
+    def authorizer_function(self) -> str | None:
+        for resource in self.resources("AWS::Serverless::HttpApi").values():
+            auth = (resource.get("Properties") or {}).get("Auth") or {}
+            default = auth.get("DefaultAuthorizer")
+            arn = ((auth.get("Authorizers") or {}).get(default) or {}).get("FunctionArn") or {}
+            if isinstance(arn, dict) and "Fn::GetAtt" in arn:
+                return str(arn["Fn::GetAtt"][0])
+        return None
+
+    def resolve(self, value: Any, names: dict[str, str], region: str) -> Any:
+        """Resolve !Ref / !GetAtt / !Sub against local physical names."""
+        if isinstance(value, dict):
+            if "Ref" in value:
+                ref = value["Ref"]
+                return names.get(ref, self.parameter_defaults().get(ref, ref))
+            if "Fn::GetAtt" in value:
+                logical, attribute = value["Fn::GetAtt"]
+                return local_arn(self.resources().get(logical, {}).get("Type", ""), names.get(logical, logical),
+                                 region) if attribute == "Arn" else names.get(logical, logical)
+            if "Fn::Sub" in value:
+                text = value["Fn::Sub"] if isinstance(value["Fn::Sub"], str) else value["Fn::Sub"][0]
+                return re.sub(r"\$\{([\w:.]+)\}", lambda m: str(names.get(m.group(1), m.group(1))), text)
+            return {k: self.resolve(v, names, region) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.resolve(v, names, region) for v in value]
+        return value
+
+
+def local_arn(resource_type: str, name: str, region: str) -> str:
+    account = "123456789012"
+    service = {"AWS::DynamoDB::Table": ("dynamodb", f"table/{name}"), "AWS::S3::Bucket": ("s3", name),
+               "AWS::KinesisFirehose::DeliveryStream": ("firehose", f"deliverystream/{name}"),
+               "AWS::SecretsManager::Secret": ("secretsmanager", f"secret:{name}")}.get(resource_type)
+    if service is None:
+        return f"arn:aws:local:{region}:{account}:{name}"
+    if service[0] == "s3":
+        return f"arn:aws:s3:::{name}"
+    return f"arn:aws:{service[0]}:{region}:{account}:{service[1]}"
+
+
+def find_template(start: Path | None = None) -> Path:
+    """template.yaml in the current directory or above it, else beside the source tree."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / "template.yaml").exists():
+            return folder / "template.yaml"
+    beside = Path(__file__).resolve().parents[3] / "template.yaml"
+    if beside.exists():
+        return beside
+    raise FileNotFoundError("template.yaml not found; run from the Mixcore repository or pass --template")

@@ -1,0 +1,203 @@
+"""Fallback chains: try ordered candidates until one answers, recording every attempt and call.
+
+A candidate is skipped (with the reason) when its provider is not configured or cooling down.
+Timeouts, connection errors, 408/409/429/5xx, context-length and invalid responses move on to
+the next candidate; the client's own errors (a bad request) stop the chain at once. For streams,
+fallback happens only before the first chunk; after that an error ends the stream.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from mixcore.costs.pricing import call_cost, price_of
+from mixcore.costs.records import CallLine, Outcome
+from mixcore.errors import AllCandidatesFailed, InvalidRequest, ModelNotFound
+from mixcore.providers.errors import (
+    ContextLengthExceeded,
+    ProviderCoolingDown,
+    ProviderNotConfigured,
+    UpstreamBadRequest,
+    UpstreamError,
+    UpstreamModelNotFound,
+    UpstreamTimeout,
+)
+from mixcore.providers.types import Completion, StreamState, Usage
+
+if TYPE_CHECKING:
+    from mixcore.mixes.gateway import Gateway
+
+
+@dataclass
+class Candidate:
+    model_id: str
+    provider: str
+    api_model: str
+    rank: int | None = None
+    score: float | None = None
+    name: str | None = None
+
+    def describe(self) -> dict[str, Any]:
+        described: dict[str, Any] = {"model": self.model_id}
+        if self.rank is not None:
+            described.update(rank=self.rank, score=self.score, name=self.name)
+        return described
+
+
+@dataclass
+class RequestContext:
+    """Per-request state: deadline, every upstream call, and the attempts of the answering chain."""
+
+    request_id: str
+    key_id: str | None
+    deadline: float
+    calls: list[CallLine] = field(default_factory=list)
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
+
+def record_call(gateway: Gateway, ctx: RequestContext, candidate: Candidate, *, usage: Usage | None,
+                latency_ms: float, outcome: Outcome, error: str | None = None, layer: int = 0,
+                role: str = "answer", retries: int = 0) -> CallLine:
+    price, note = price_of(gateway.catalog.get(candidate.model_id))
+    usage = usage or Usage()
+    cost = call_cost(price, usage) if (usage.prompt_tokens or usage.completion_tokens) else 0.0
+    line = CallLine(provider=candidate.provider, model=candidate.model_id, layer=layer, role=role,
+                    outcome=outcome, error=error,
+                    prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
+                    cached_tokens=usage.cached_tokens, estimated=usage.estimated, price=price, cost_usd=cost,
+                    cost_note=note if cost is None else None, latency_ms=round(latency_ms, 2), retries=retries)
+    ctx.calls.append(line)
+    return line
+
+
+def _skip_reason(gateway: Gateway, candidate: Candidate) -> UpstreamError | None:
+    provider = gateway.providers.get(candidate.provider)
+    if provider is None or not provider.configured:
+        return ProviderNotConfigured(f"provider {candidate.provider!r} is not configured")
+    left = gateway.cooldowns.cooling(candidate.provider)
+    if left > 0:
+        return ProviderCoolingDown(f"provider {candidate.provider!r} is cooling down for {left:.0f}s more")
+    return None
+
+
+def failure(errors: list[UpstreamError], attempts: list[dict[str, Any]], what: str) -> Exception:
+    """The client-facing error once every candidate failed."""
+    called = [e for e in errors if not isinstance(e, ProviderNotConfigured | ProviderCoolingDown)]
+    if called and all(isinstance(e, UpstreamModelNotFound) for e in called) and len(attempts) == 1:
+        return ModelNotFound(f"The model {attempts[0]['model']!r} does not exist at its provider: "
+                             f"{called[0].message}", param="model")
+    if called and all(isinstance(e, ContextLengthExceeded) for e in called):
+        return InvalidRequest("The messages exceed the context window of every candidate.", param="messages",
+                              code="context_length_exceeded")
+    if called and all(isinstance(e, UpstreamTimeout) for e in called):
+        status = 504
+    elif not called or any(e.client_status == 503 for e in errors):
+        status = 503
+    else:
+        status = 502
+    summary = "; ".join(f"{a['model']}: {a.get('error') or a.get('outcome')}" for a in attempts) or "none"
+    return AllCandidatesFailed(f"Every candidate for {what} failed ({summary}).", status=status, attempts=attempts)
+
+
+def _client_error(error: UpstreamBadRequest) -> InvalidRequest:
+    return InvalidRequest(f"The provider rejected the request: {error.message}", code="upstream_bad_request")
+
+
+async def complete_first(gateway: Gateway, ctx: RequestContext, candidates: list[Candidate],
+                         params: dict[str, Any], *, what: str, layer: int = 0, role: str = "answer",
+                         attempts: list[dict[str, Any]] | None = None) -> tuple[Candidate, Completion]:
+    """The first candidate's completion that succeeds; raises the client-facing error if none does."""
+    attempts = ctx.attempts if attempts is None else attempts
+    errors: list[UpstreamError] = []
+    for candidate in candidates:
+        skip = _skip_reason(gateway, candidate)
+        if skip is not None:
+            attempts.append({**candidate.describe(), "outcome": "skipped", "error": skip.kind,
+                             "reason": skip.message})
+            errors.append(skip)
+            continue
+        if ctx.remaining() <= 0:
+            attempts.append({**candidate.describe(), "outcome": "skipped", "error": "budget_exhausted",
+                             "reason": "request time budget exhausted"})
+            errors.append(UpstreamTimeout("request time budget exhausted"))
+            break
+        started = time.monotonic()
+        try:
+            completion = await gateway.client.complete(gateway.providers[candidate.provider], candidate.api_model,
+                                                       params, deadline=ctx.deadline)
+        except UpstreamError as error:
+            latency = (time.monotonic() - started) * 1000
+            record_call(gateway, ctx, candidate, usage=None, latency_ms=latency, outcome="error",
+                        error=error.kind, layer=layer, role=role)
+            attempts.append({**candidate.describe(), "outcome": "error", "error": error.kind,
+                             "status": error.status, "message": error.message[:200], "latency_ms": round(latency)})
+            if isinstance(error, UpstreamBadRequest):
+                raise _client_error(error) from error
+            if not isinstance(error, UpstreamModelNotFound | ContextLengthExceeded):
+                gateway.cooldowns.failed(candidate.provider)
+            errors.append(error)
+            continue
+        gateway.cooldowns.succeeded(candidate.provider)
+        record_call(gateway, ctx, candidate, usage=completion.usage, latency_ms=completion.latency_ms, outcome="ok",
+                    layer=layer, role=role, retries=completion.retries)
+        attempts.append({**candidate.describe(), "outcome": "ok", "latency_ms": round(completion.latency_ms)})
+        return candidate, completion
+    raise failure(errors, attempts, what)
+
+
+@dataclass
+class OpenStream:
+    candidate: Candidate
+    chunks: AsyncIterator[dict[str, Any]]
+    state: StreamState
+    started: float
+
+
+async def stream_first(gateway: Gateway, ctx: RequestContext, candidates: list[Candidate],
+                       params: dict[str, Any], *, what: str) -> OpenStream:
+    """Open the first candidate stream that yields a chunk; the chunk is put back in front."""
+    errors: list[UpstreamError] = []
+    for candidate in candidates:
+        skip = _skip_reason(gateway, candidate)
+        if skip is not None:
+            ctx.attempts.append({**candidate.describe(), "outcome": "skipped", "error": skip.kind,
+                                 "reason": skip.message})
+            errors.append(skip)
+            continue
+        state = StreamState()
+        started = time.monotonic()
+        chunks = gateway.client.stream(gateway.providers[candidate.provider], candidate.api_model, params,
+                                       deadline=ctx.deadline, state=state)
+        try:
+            first = await chunks.__anext__()
+        except StopAsyncIteration:
+            first = None
+        except UpstreamError as error:
+            latency = (time.monotonic() - started) * 1000
+            record_call(gateway, ctx, candidate, usage=None, latency_ms=latency, outcome="error", error=error.kind)
+            ctx.attempts.append({**candidate.describe(), "outcome": "error", "error": error.kind,
+                                 "status": error.status, "message": error.message[:200], "latency_ms": round(latency)})
+            if isinstance(error, UpstreamBadRequest):
+                raise _client_error(error) from error
+            if not isinstance(error, UpstreamModelNotFound | ContextLengthExceeded):
+                gateway.cooldowns.failed(candidate.provider)
+            errors.append(error)
+            continue
+        gateway.cooldowns.succeeded(candidate.provider)
+        ctx.attempts.append({**candidate.describe(), "outcome": "ok"})
+        return OpenStream(candidate, _prepend(first, chunks), state, started)
+    raise failure(errors, ctx.attempts, what)
+
+
+async def _prepend(first: dict[str, Any] | None,
+                   rest: AsyncIterator[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
+    if first is not None:
+        yield first
+    async for chunk in rest:
+        yield chunk

@@ -1,0 +1,196 @@
+"""Calls providers over one pooled async httpx client: timeouts, retries with backoff, typed errors."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+from httpx_sse import EventSource
+
+from mixcore.providers.anthropic import AnthropicProtocol
+from mixcore.providers.config import ProviderConfig
+from mixcore.providers.errors import (
+    UpstreamConnectionError,
+    UpstreamError,
+    UpstreamInvalidResponse,
+    UpstreamTimeout,
+    error_for_status,
+    error_message_from_body,
+    parse_retry_after,
+)
+from mixcore.providers.openai_compat import OpenAIProtocol
+from mixcore.providers.types import Completion, StreamState, Usage, estimate_tokens, message_text
+from mixcore.settings import Settings, get_settings
+
+PROTOCOLS: dict[str, OpenAIProtocol | AnthropicProtocol] = {"openai": OpenAIProtocol(),
+                                                            "anthropic": AnthropicProtocol()}
+MAX_RESPONSE_BYTES = 8 * 1024 * 1024
+USER_AGENT = "mixcore/0.1 (+https://github.com/mixcore)"
+
+
+def build_http_client(settings: Settings) -> httpx.AsyncClient:
+    timeout = httpx.Timeout(settings.upstream_timeout_seconds, connect=settings.upstream_connect_timeout_seconds)
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=50, keepalive_expiry=60)
+    return httpx.AsyncClient(timeout=timeout, limits=limits, headers={"user-agent": USER_AGENT})
+
+
+class ProviderClient:
+    """Sends one logical call to one provider, retrying 429/5xx/connection errors within a deadline."""
+
+    def __init__(self, http: httpx.AsyncClient, settings: Settings | None = None) -> None:
+        self.http = http
+        self.settings = settings or get_settings()
+
+    def _remaining(self, deadline: float) -> float:
+        return deadline - time.monotonic()
+
+    async def _backoff(self, error: UpstreamError, attempt: int, deadline: float) -> bool:
+        """Sleep before retry `attempt`; False when no retry fits before the deadline."""
+        if not error.retryable or attempt > self.settings.upstream_max_retries:
+            return False
+        delay = self.settings.retry_backoff_seconds * (2 ** (attempt - 1)) * (0.5 + random.random() / 2)
+        if error.retry_after is not None:
+            if error.retry_after > self.settings.max_retry_after_seconds:
+                return False
+            delay = max(delay, error.retry_after)
+        if delay >= self._remaining(deadline) - 0.05:
+            return False
+        await asyncio.sleep(delay)
+        return True
+
+    async def _read_error(self, response: httpx.Response, provider: ProviderConfig, model: str) -> UpstreamError:
+        raw = await response.aread()
+        try:
+            body: Any = json.loads(raw)
+        except ValueError:
+            body = None
+        text = raw[:500].decode("utf-8", "replace")
+        message = error_message_from_body(body, text or f"HTTP {response.status_code}")
+        return error_for_status(response.status_code, message, provider=provider.name, model=model,
+                                retry_after=parse_retry_after(response.headers.get("retry-after")))
+
+    async def complete(self, provider: ProviderConfig, model: str, params: dict[str, Any], *,
+                       deadline: float) -> Completion:
+        protocol = PROTOCOLS[provider.protocol]
+        url, headers, body = protocol.request(provider, model, params, stream=False)
+        started = time.monotonic()
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await self._complete_once(provider, model, params, url, headers, body, deadline,
+                                                 started, attempt - 1)
+            except UpstreamError as error:
+                error.provider, error.model = provider.name, model
+                if not await self._backoff(error, attempt, deadline):
+                    raise
+
+    async def _complete_once(self, provider: ProviderConfig, model: str, params: dict[str, Any], url: str,
+                             headers: dict[str, str], body: dict[str, Any], deadline: float, started: float,
+                             retries: int) -> Completion:
+        protocol = PROTOCOLS[provider.protocol]
+        remaining = self._remaining(deadline)
+        if remaining <= 0:
+            raise UpstreamTimeout("request time budget exhausted before the call")
+        try:
+            async with asyncio.timeout(remaining):
+                async with self.http.stream("POST", url, headers=headers, json=body) as response:
+                    if response.status_code != 200:
+                        raise await self._read_error(response, provider, model)
+                    raw = bytearray()
+                    async for piece in response.aiter_bytes():
+                        raw.extend(piece)
+                        if len(raw) > MAX_RESPONSE_BYTES:
+                            raise UpstreamInvalidResponse(f"response larger than {MAX_RESPONSE_BYTES} bytes")
+        except (TimeoutError, httpx.TimeoutException) as exc:
+            raise UpstreamTimeout(f"no complete answer within {remaining:.1f}s") from exc
+        except (httpx.TransportError, httpx.StreamError) as exc:
+            raise UpstreamConnectionError(f"{type(exc).__name__}: {exc}") from exc
+        try:
+            payload = json.loads(raw)
+        except ValueError as exc:
+            raise UpstreamInvalidResponse(f"response is not JSON: {bytes(raw[:80])!r}") from exc
+        if isinstance(payload, dict) and "error" in payload and "choices" not in payload and "content" not in payload:
+            raise error_for_status(502, error_message_from_body(payload, "error body with status 200"),
+                                   provider=provider.name, model=model)
+        completion, usage = protocol.parse_completion(payload)
+        if usage is None:
+            usage = Usage(prompt_tokens=estimate_tokens(message_text(params.get("messages") or [])),
+                          completion_tokens=estimate_tokens(_completion_text(completion)), estimated=True)
+        return Completion(body=completion, usage=usage, latency_ms=(time.monotonic() - started) * 1000,
+                          retries=retries)
+
+    async def stream(self, provider: ProviderConfig, model: str, params: dict[str, Any], *, deadline: float,
+                     state: StreamState) -> AsyncIterator[dict[str, Any]]:
+        """Yield OpenAI-shaped chunks. Retries happen only before the first chunk is yielded."""
+        protocol = PROTOCOLS[provider.protocol]
+        url, headers, body = protocol.request(provider, model, params, stream=True)
+        attempt = 0
+        while True:
+            attempt += 1
+            yielded = False
+            try:
+                async for chunk in self._stream_once(provider, model, url, headers, body, deadline, state):
+                    yielded = True
+                    yield chunk
+                break
+            except UpstreamError as error:
+                error.provider, error.model = provider.name, model
+                if yielded or not await self._backoff(error, attempt, deadline):
+                    raise
+                state.retries += 1
+        if state.usage is None:
+            state.usage = Usage(prompt_tokens=estimate_tokens(message_text(params.get("messages") or [])),
+                                completion_tokens=estimate_tokens(state.text), estimated=True)
+
+    async def _stream_once(self, provider: ProviderConfig, model: str, url: str, headers: dict[str, str],
+                           body: dict[str, Any], deadline: float,
+                           state: StreamState) -> AsyncIterator[dict[str, Any]]:
+        translator = PROTOCOLS[provider.protocol].stream_translator()
+        try:
+            async with asyncio.timeout(self._remaining(deadline)):
+                response = await self.http.send(
+                    self.http.build_request("POST", url, headers=headers, json=body), stream=True)
+            try:
+                if response.status_code != 200:
+                    raise await self._read_error(response, provider, model)
+                content_type = response.headers.get("content-type", "")
+                if "text/event-stream" not in content_type:
+                    raw = await response.aread()
+                    raise UpstreamInvalidResponse(
+                        f"expected an event stream, got {content_type or 'no content type'}: {raw[:80]!r}")
+                events = EventSource(response).aiter_sse().__aiter__()
+                while not translator.done:
+                    try:
+                        async with asyncio.timeout(self._remaining(deadline)):
+                            event = await events.__anext__()
+                    except StopAsyncIteration:
+                        break
+                    for chunk in translator.feed(event.event, event.data):
+                        for choice in chunk.get("choices", []):
+                            content = (choice.get("delta") or {}).get("content")
+                            if content:
+                                state.text_parts.append(content)
+                            if choice.get("finish_reason"):
+                                state.finish_reason = choice["finish_reason"]
+                        yield chunk
+            finally:
+                await response.aclose()
+        except (TimeoutError, httpx.TimeoutException) as exc:
+            raise UpstreamTimeout("stream stalled past the time budget") from exc
+        except (httpx.TransportError, httpx.StreamError) as exc:
+            raise UpstreamConnectionError(f"{type(exc).__name__}: {exc}") from exc
+        if not translator.done and state.finish_reason is None:
+            raise UpstreamConnectionError("stream ended before its final event")
+        state.usage = translator.usage
+
+
+def _completion_text(completion: dict[str, Any]) -> str:
+    choices = completion.get("choices") or [{}]
+    content = (choices[0].get("message") or {}).get("content")
+    return content if isinstance(content, str) else ""

@@ -1,0 +1,150 @@
+"""Typed upstream errors: what went wrong at a provider, and whether to retry or fall back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+CONTEXT_LENGTH_MARKERS = (
+    "context_length_exceeded", "maximum context length", "context length", "prompt is too long",
+    "too many tokens", "input is too long", "exceeds the context window",
+)
+
+
+class UpstreamError(Exception):
+    """A provider call failed. `retryable`: same provider again; `fallback`: next candidate may work."""
+
+    kind = "upstream_error"
+    retryable = False
+    fallback = True
+    client_status = 502
+
+    def __init__(self, message: str, *, provider: str = "", model: str = "", status: int | None = None,
+                 retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.provider = provider
+        self.model = model
+        self.status = status
+        self.retry_after = retry_after
+
+    def describe(self) -> dict[str, Any]:
+        return {"error": self.kind, "status": self.status, "message": self.message[:300]}
+
+
+class UpstreamTimeout(UpstreamError):
+    kind = "timeout"
+    client_status = 504
+
+
+class UpstreamConnectionError(UpstreamError):
+    kind = "connection_error"
+    retryable = True
+
+
+class UpstreamRateLimited(UpstreamError):
+    kind = "rate_limited"
+    retryable = True
+    client_status = 503
+
+
+class UpstreamServerError(UpstreamError):
+    kind = "server_error"
+    retryable = True
+
+
+class UpstreamUnavailable(UpstreamServerError):
+    kind = "unavailable"
+    client_status = 503
+
+
+class UpstreamConflict(UpstreamError):
+    kind = "conflict"
+
+
+class UpstreamAuthError(UpstreamError):
+    """The provider rejected Mixcore's key: an operator problem, not the client's."""
+
+    kind = "provider_auth_error"
+
+
+class UpstreamModelNotFound(UpstreamError):
+    kind = "model_not_found"
+    client_status = 404
+
+
+class ContextLengthExceeded(UpstreamError):
+    """Too long for this model; a candidate with a larger window may still answer."""
+
+    kind = "context_length_exceeded"
+    client_status = 400
+
+
+class UpstreamBadRequest(UpstreamError):
+    """The provider says the request itself is wrong: the client must fix it, so no fallback."""
+
+    kind = "bad_request"
+    fallback = False
+    client_status = 400
+
+
+class UpstreamInvalidResponse(UpstreamError):
+    kind = "invalid_response"
+
+
+class ProviderNotConfigured(UpstreamError):
+    kind = "provider_not_configured"
+
+
+class ProviderCoolingDown(UpstreamError):
+    kind = "cooling_down"
+    client_status = 503
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds form; HTTP dates are rare upstream)."""
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def error_for_status(status: int, message: str, *, provider: str, model: str,
+                     retry_after: float | None = None) -> UpstreamError:
+    """Map an upstream HTTP status and its error text to a typed error."""
+    lowered = message.lower()
+    kwargs: dict[str, Any] = {"provider": provider, "model": model, "status": status, "retry_after": retry_after}
+    if status in (400, 413, 422) and any(marker in lowered for marker in CONTEXT_LENGTH_MARKERS):
+        return ContextLengthExceeded(message, **kwargs)
+    if status in (401, 403):
+        return UpstreamAuthError(message, **kwargs)
+    if status == 404:
+        return UpstreamModelNotFound(message, **kwargs)
+    if status == 408:
+        return UpstreamTimeout(message, **kwargs)
+    if status == 409:
+        return UpstreamConflict(message, **kwargs)
+    if status == 429:
+        return UpstreamRateLimited(message, **kwargs)
+    if status in (503, 529):
+        return UpstreamUnavailable(message, **kwargs)
+    if status >= 500:
+        return UpstreamServerError(message, **kwargs)
+    if 400 <= status < 500:
+        return UpstreamBadRequest(message, **kwargs)
+    return UpstreamInvalidResponse(f"unexpected status {status}: {message}", **kwargs)
+
+
+def error_message_from_body(body: Any, fallback: str) -> str:
+    """The human message inside an OpenAI- or Anthropic-shaped error body."""
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict) and error.get("message"):
+            code = error.get("code") or error.get("type")
+            return f"{error['message']}" + (f" ({code})" if code else "")
+        if isinstance(error, str):
+            return error
+        if isinstance(body.get("message"), str):
+            return str(body["message"])
+    return fallback

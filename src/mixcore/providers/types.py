@@ -1,0 +1,79 @@
+"""Values that cross the provider boundary: token usage and one upstream call's result."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    estimated: bool = False
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def add(self, other: Usage) -> None:
+        self.prompt_tokens += other.prompt_tokens
+        self.completion_tokens += other.completion_tokens
+        self.cached_tokens += other.cached_tokens
+        self.estimated = self.estimated or other.estimated
+
+    def to_openai(self) -> dict[str, Any]:
+        usage: dict[str, Any] = {"prompt_tokens": self.prompt_tokens,
+                                 "completion_tokens": self.completion_tokens,
+                                 "total_tokens": self.total_tokens}
+        if self.cached_tokens:
+            usage["prompt_tokens_details"] = {"cached_tokens": self.cached_tokens}
+        return usage
+
+
+@dataclass
+class Completion:
+    """A normalised (OpenAI chat.completion shaped) answer from one provider call."""
+
+    body: dict[str, Any]
+    usage: Usage
+    latency_ms: float
+    retries: int = 0
+
+    @property
+    def text(self) -> str:
+        choices = self.body.get("choices") or [{}]
+        message = choices[0].get("message") or {}
+        content = message.get("content")
+        return content if isinstance(content, str) else ""
+
+
+@dataclass
+class StreamState:
+    """What a stream has carried so far, for usage estimation and cost records."""
+
+    usage: Usage | None = None
+    text_parts: list[str] = field(default_factory=list)
+    finish_reason: str | None = None
+    retries: int = 0
+
+    @property
+    def text(self) -> str:
+        return "".join(self.text_parts)
+
+
+def estimate_tokens(text: str) -> int:
+    """A rough token count (about four characters a token) when a provider reports no usage."""
+    return max(1, (len(text) + 3) // 4) if text else 0
+
+
+def message_text(messages: list[dict[str, Any]]) -> str:
+    parts: list[str] = []
+    for message in messages:
+        content = message.get("content")
+        if isinstance(content, str):
+            parts.append(content)
+        elif isinstance(content, list):
+            parts.extend(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    return "\n".join(parts)

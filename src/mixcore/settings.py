@@ -1,0 +1,39 @@
+"""Process-wide settings, read once per cold start from the environment (pydantic-settings)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything a Lambda or the local stack needs from its environment."""
+
+    model_config = SettingsConfigDict(env_prefix="MIXCORE_", extra="ignore")
+
+    table_name: str = "mixcore-table"  # the local stack's name; deployed functions get it from template.yaml
+    cost_stream_name: str = ""
+    cost_bucket_name: str = ""
+    provider_secret_id: str = ""
+    secret_max_age_seconds: int = 300
+    upstream_timeout_seconds: float = 60.0
+    upstream_connect_timeout_seconds: float = 5.0
+    upstream_max_retries: int = 2
+    retry_backoff_seconds: float = 0.25
+    max_retry_after_seconds: float = 10.0
+    request_budget_seconds: float = 120.0
+    cooldown_seconds: float = 30.0
+    cooldown_failures: int = 3
+    cache_ttl_seconds: float = 60.0
+    max_body_bytes: int = Field(default=1_000_000)
+    max_messages: int = 1000
+    max_tokens_cap: int = 65_536
+    max_n: int = 8
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The settings of this process, parsed on first use (a cold start) and then reused."""
+    return Settings()

@@ -1,0 +1,1 @@
+"""Persistence: small interfaces the domain depends on, with DynamoDB and in-memory implementations."""

@@ -1,0 +1,73 @@
+"""Shared fixtures: a real demo/fault provider server on loopback and gateways wired to it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mixcore.catalog import get_catalog
+from mixcore.costs.sink import MemorySink
+from mixcore.local.demo_providers import DemoProviderServer
+from mixcore.mixes.cooldown import Cooldowns
+from mixcore.mixes.gateway import Gateway
+from mixcore.providers.client import ProviderClient, build_http_client
+from mixcore.providers.config import ProviderConfig, provider_definitions
+from mixcore.settings import Settings
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = REPO.parent / "shared" / "fixtures"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def demo_server() -> Iterator[DemoProviderServer]:
+    catalog = get_catalog()
+    known = {name: {m.api_model for m in catalog.by_provider(name)} for name in provider_definitions()}
+    known["local"] = {"m-fast", "m-slow", "m-a", "m-b", "m-c"}
+    server = DemoProviderServer(known_models=known).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def demo(demo_server: DemoProviderServer) -> Iterator[DemoProviderServer]:
+    demo_server.reset()
+    yield demo_server
+    demo_server.reset()
+
+
+@pytest.fixture
+def settings() -> Settings:
+    return Settings(retry_backoff_seconds=0.01, upstream_timeout_seconds=5, upstream_connect_timeout_seconds=1,
+                    request_budget_seconds=5, upstream_max_retries=2, cooldown_seconds=30, cooldown_failures=3)
+
+
+def demo_providers(demo: DemoProviderServer) -> dict[str, ProviderConfig]:
+    configs = {d.name: ProviderConfig(name=d.name, protocol=d.protocol, base_url=demo.base_url(d.name, d.protocol),
+                                      api_key=f"sk-test-{d.name}-secret", configured=True, source="env")
+               for d in provider_definitions().values()}
+    configs["local"] = ProviderConfig(name="local", protocol="openai", base_url=demo.base_url("local"),
+                                      api_key="sk-test-local-secret", configured=True, source="env")
+    return configs
+
+
+@pytest.fixture
+def providers(demo: DemoProviderServer) -> dict[str, ProviderConfig]:
+    return demo_providers(demo)
+
+
+@pytest.fixture
+def sink() -> MemorySink:
+    return MemorySink()
+
+
+@pytest.fixture
+def gateway(settings: Settings, providers: dict[str, ProviderConfig], sink: MemorySink) -> Gateway:
+    return Gateway(settings=settings, providers=providers, client=ProviderClient(build_http_client(settings), settings),
+                   catalog=get_catalog(), cooldowns=Cooldowns(threshold=3, seconds=30), cost_sink=sink)

@@ -1,0 +1,80 @@
+"""The local stack started as a subprocess (`mixcore serve`), reached with the official openai SDK."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import openai
+import pytest
+
+from tests.conftest import REPO
+from tests.integration.conftest import free_port
+
+DEV_KEY = "mx-e2e-dev-key"
+
+
+@dataclass
+class RunningStack:
+    base_url: str
+    aws_endpoint: str
+    demo_url: str
+    process: subprocess.Popen[str]
+    output: list[str]
+
+    def client(self, **kwargs: object) -> openai.OpenAI:
+        return openai.OpenAI(base_url=self.base_url, api_key=str(kwargs.pop("api_key", DEV_KEY)),
+                             max_retries=0, timeout=30, **kwargs)  # type: ignore[arg-type]
+
+    def behaviour(self, target: str, behaviour: dict[str, object] | None) -> None:
+        response = httpx.post(f"{self.demo_url}/_control/behaviour", json={"target": target, "behaviour": behaviour})
+        response.raise_for_status()
+
+    def reset(self) -> None:
+        httpx.post(f"{self.demo_url}/_control/reset").raise_for_status()
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[RunningStack]:
+    port, aws_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MIXCORE_", "AWS_"))}
+    env["PYTHONUNBUFFERED"] = "1"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mixcore.cli", "serve", "--port", str(port), "--aws-port", str(aws_port),
+         "--dev-key", DEV_KEY, "--demo-latency-ms", "20"],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    output: list[str] = []
+    deadline = time.monotonic() + 60
+    assert process.stdout is not None
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        output.append(line)
+        if "Ctrl-C stops everything" in line:
+            break
+    banner = "".join(output)
+    assert "Mixcore local stack is up." in banner, banner
+    demo_url = next(line.split(" at ")[1].split(" ")[0] for line in output if "local demo servers at" in line)
+    running = RunningStack(base_url=f"http://127.0.0.1:{port}/v1", aws_endpoint=f"http://127.0.0.1:{aws_port}",
+                           demo_url=demo_url, process=process, output=output)
+    yield running
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+@pytest.fixture
+def clean_stack(stack: RunningStack) -> Iterator[RunningStack]:
+    stack.reset()
+    yield stack
+    stack.reset()

@@ -1,0 +1,99 @@
+"""End to end: `mixcore serve` as a subprocess, the official openai SDK as the client."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import httpx
+import openai
+import pytest
+
+from tests.conftest import REPO
+from tests.e2e.conftest import DEV_KEY, RunningStack
+
+pytestmark = pytest.mark.e2e
+USER = [{"role": "user", "content": "Say hello."}]
+
+
+def test_banner_names_url_key_aws_and_demo_providers(stack: RunningStack) -> None:
+    banner = "".join(stack.output)
+    assert stack.base_url in banner
+    assert DEV_KEY in banner
+    assert stack.aws_endpoint in banner
+    assert "DEMO PROVIDERS" in banner and "openai" in banner
+
+
+def test_sdk_completion_from_a_direct_model(clean_stack: RunningStack) -> None:
+    completion = clean_stack.client().chat.completions.create(model="openai/gpt-4o-mini", messages=USER)
+    assert completion.model == "openai/gpt-4o-mini"
+    assert "openai/gpt-4o-mini" in (completion.choices[0].message.content or "")
+    assert completion.usage is not None and completion.usage.total_tokens > 0
+    # gpt-4o-mini in models.dev (shared/fixtures/pricing): $0.15 in / $0.60 out per 1M tokens.
+    expected = (completion.usage.prompt_tokens * 0.15 + completion.usage.completion_tokens * 0.6) / 1e6
+    assert completion.usage.model_extra is not None
+    assert completion.usage.model_extra["cost"] == pytest.approx(expected)
+
+
+def test_sdk_stream_from_anthropic_protocol(clean_stack: RunningStack) -> None:
+    stream = clean_stack.client().chat.completions.create(
+        model="anthropic/claude-haiku-4-5", messages=USER, stream=True, stream_options={"include_usage": True})
+    chunks = list(stream)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert "anthropic/claude-haiku-4-5" in text
+    assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens > 0
+
+
+def test_sdk_typed_errors(clean_stack: RunningStack) -> None:
+    with pytest.raises(openai.AuthenticationError) as bad_key:
+        clean_stack.client(api_key="mx-wrong").chat.completions.create(model="openai/gpt-4o", messages=USER)
+    assert bad_key.value.status_code == 401
+    assert isinstance(bad_key.value.body, dict) and bad_key.value.body["code"] == "invalid_api_key"
+    with pytest.raises(openai.NotFoundError) as unknown:
+        clean_stack.client().chat.completions.create(model="openai/gpt-does-not-exist", messages=USER)
+    assert isinstance(unknown.value.body, dict) and unknown.value.body["code"] == "model_not_found"
+    with pytest.raises(openai.BadRequestError) as malformed:
+        clean_stack.client().chat.completions.create(model="openai/gpt-4o", messages=[])
+    assert isinstance(malformed.value.body, dict) and malformed.value.body["param"] == "messages"
+
+
+def test_malformed_json_with_curl_like_client(clean_stack: RunningStack) -> None:
+    response = httpx.post(f"{clean_stack.base_url}/chat/completions", content=b"{oops",
+                          headers={"authorization": f"Bearer {DEV_KEY}"})
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_json"
+
+
+def test_upstream_outage_is_502_with_attempts(clean_stack: RunningStack) -> None:
+    clean_stack.behaviour("openai", {"status": 500})
+    with pytest.raises(openai.InternalServerError) as failed:
+        clean_stack.client().chat.completions.create(model="openai/gpt-4o", messages=USER)
+    assert failed.value.status_code == 502
+    assert isinstance(failed.value.body, dict) and failed.value.body["attempts"][0]["status"] == 500
+
+
+def test_models_endpoint_lists_models(clean_stack: RunningStack) -> None:
+    ids = {m.id for m in clean_stack.client().models.list()}
+    assert "openai/gpt-4o" in ids and "anthropic/claude-sonnet-4-5" in ids
+
+
+def test_cli_keys_work_against_the_embedded_aws(clean_stack: RunningStack) -> None:
+    env = {**os.environ, "AWS_ENDPOINT_URL": clean_stack.aws_endpoint, "AWS_ACCESS_KEY_ID": "local",
+           "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": "us-east-1"}
+    created = subprocess.run([sys.executable, "-m", "mixcore.cli", "keys", "create", "--name", "e2e"], cwd=REPO,
+                             env=env, capture_output=True, text=True, timeout=60, check=True)
+    key = created.stdout.strip().splitlines()[-1]
+    key_id = created.stdout.split("Created key ")[1].split(" ")[0]
+    completion = clean_stack.client(api_key=key).chat.completions.create(model="openai/gpt-4o", messages=USER)
+    assert completion.model == "openai/gpt-4o"
+    listed = subprocess.run([sys.executable, "-m", "mixcore.cli", "keys", "list"], cwd=REPO, env=env,
+                            capture_output=True, text=True, timeout=60, check=True)
+    assert key_id in listed.stdout and key not in listed.stdout
+    subprocess.run([sys.executable, "-m", "mixcore.cli", "keys", "revoke", key_id], cwd=REPO, env=env,
+                   capture_output=True, text=True, timeout=60, check=True)
+    # Locally there is no authorizer cache: revocation is immediate.
+    with pytest.raises(openai.AuthenticationError) as revoked:
+        clean_stack.client(api_key=key).chat.completions.create(model="openai/gpt-4o", messages=USER)
+    assert "revoked" in json.dumps(revoked.value.body)

@@ -1,0 +1,155 @@
+"""ProviderClient against a real local HTTP provider: both protocols, retries, and every fault."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from mixcore.local.demo_providers import Behaviour, DemoProviderServer
+from mixcore.providers.client import ProviderClient
+from mixcore.providers.config import ProviderConfig
+from mixcore.providers.errors import (
+    UpstreamBadRequest,
+    UpstreamConnectionError,
+    UpstreamInvalidResponse,
+    UpstreamModelNotFound,
+    UpstreamServerError,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+from mixcore.providers.types import StreamState
+
+pytestmark = pytest.mark.anyio
+MESSAGES = {"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Name a prime."}]}
+
+
+@pytest.fixture
+def client(gateway) -> ProviderClient:  # type: ignore[no-untyped-def]
+    return gateway.client  # type: ignore[no-any-return]
+
+
+def deadline(seconds: float = 5) -> float:
+    return time.monotonic() + seconds
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+async def test_completion_names_the_model_and_reports_usage(client: ProviderClient,
+                                                            providers: dict[str, ProviderConfig],
+                                                            demo: DemoProviderServer, provider: str) -> None:
+    model = "gpt-4o" if provider == "openai" else "claude-sonnet-4-5"
+    completion = await client.complete(providers[provider], model, MESSAGES, deadline=deadline())
+    assert f"{provider}/{model}" in completion.text
+    assert completion.usage.completion_tokens > 0 and not completion.usage.estimated
+    call = demo.calls_for(f"{provider}/{model}")[0]
+    if provider == "anthropic":
+        # The native Messages API: the system prompt moves out of the turns.
+        assert call.body["system"] == "Be brief."
+        assert [t["role"] for t in call.body["messages"]] == ["user"]
+        assert call.body["max_tokens"] == 4096
+    else:
+        assert call.body["messages"][0] == {"role": "system", "content": "Be brief."}
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+async def test_stream_yields_openai_chunks_and_usage(client: ProviderClient, providers: dict[str, ProviderConfig],
+                                                     provider: str) -> None:
+    model = "gpt-4o-mini" if provider == "openai" else "claude-haiku-4-5"
+    state = StreamState()
+    chunks = [c async for c in client.stream(providers[provider], model, MESSAGES, deadline=deadline(),
+                                             state=state)]
+    assert all(c["choices"] for c in chunks)
+    assert f"{provider}/{model}" in state.text
+    assert state.finish_reason == "stop"
+    assert state.usage is not None and state.usage.completion_tokens > 0 and not state.usage.estimated
+
+
+async def test_retries_503_honouring_retry_after_then_succeeds(client: ProviderClient,
+                                                               providers: dict[str, ProviderConfig],
+                                                               demo: DemoProviderServer) -> None:
+    demo.set_behaviour("openai/gpt-4o", Behaviour(status=503, retry_after=0.3, fail_times=2))
+    started = time.monotonic()
+    completion = await client.complete(providers["openai"], "gpt-4o", MESSAGES, deadline=deadline())
+    elapsed = time.monotonic() - started
+    assert completion.retries == 2
+    assert len(demo.calls_for("openai/gpt-4o")) == 3
+    assert elapsed >= 0.6  # two waits of Retry-After: 0.3 s each
+
+
+async def test_gives_up_after_max_retries(client: ProviderClient, providers: dict[str, ProviderConfig],
+                                          demo: DemoProviderServer) -> None:
+    demo.set_behaviour("openai", Behaviour(status=500))
+    with pytest.raises(UpstreamServerError):
+        await client.complete(providers["openai"], "gpt-4o", MESSAGES, deadline=deadline())
+    assert len(demo.calls_for("openai/gpt-4o")) == 3  # 1 + upstream_max_retries (2)
+
+
+async def test_bad_request_is_not_retried(client: ProviderClient, providers: dict[str, ProviderConfig],
+                                          demo: DemoProviderServer) -> None:
+    demo.set_behaviour("openai", Behaviour(status=400))
+    with pytest.raises(UpstreamBadRequest) as caught:
+        await client.complete(providers["openai"], "gpt-4o", MESSAGES, deadline=deadline())
+    assert caught.value.fallback is False
+    assert len(demo.calls_for("openai/gpt-4o")) == 1
+
+
+async def test_unknown_model_is_model_not_found(client: ProviderClient, providers: dict[str, ProviderConfig]) -> None:
+    with pytest.raises(UpstreamModelNotFound):
+        await client.complete(providers["openai"], "gpt-nonexistent", MESSAGES, deadline=deadline())
+
+
+async def test_503_maps_to_unavailable(client: ProviderClient, providers: dict[str, ProviderConfig],
+                                       demo: DemoProviderServer) -> None:
+    demo.set_behaviour("anthropic", Behaviour(status=529))
+    with pytest.raises(UpstreamUnavailable):
+        await client.complete(providers["anthropic"], "claude-haiku-4-5", MESSAGES, deadline=deadline())
+
+
+@pytest.mark.parametrize(("fault", "error"), [
+    ("hang", UpstreamTimeout),
+    ("slow_body", UpstreamTimeout),
+    ("drop", UpstreamConnectionError),
+    ("truncated_json", UpstreamInvalidResponse),
+    ("wrong_type", UpstreamInvalidResponse),
+    ("huge", UpstreamInvalidResponse),
+    ("error_body", UpstreamServerError),
+])
+async def test_faults_become_typed_errors_within_the_deadline(client: ProviderClient,
+                                                              providers: dict[str, ProviderConfig],
+                                                              demo: DemoProviderServer, fault: str,
+                                                              error: type[Exception]) -> None:
+    demo.set_behaviour("openai", Behaviour(fault=fault, hang_seconds=5))
+    started = time.monotonic()
+    with pytest.raises(error):
+        await client.complete(providers["openai"], "gpt-4o", MESSAGES, deadline=deadline(1.0))
+    assert time.monotonic() - started < 3.0  # bounded by the 1 s deadline, never the 5 s hang
+
+
+@pytest.mark.parametrize(("fault", "error"), [
+    ("invalid_sse", UpstreamInvalidResponse),
+    ("drop_mid_stream", UpstreamConnectionError),
+    ("wrong_type", UpstreamInvalidResponse),
+])
+async def test_stream_faults_become_typed_errors(client: ProviderClient, providers: dict[str, ProviderConfig],
+                                                 demo: DemoProviderServer, fault: str,
+                                                 error: type[Exception]) -> None:
+    demo.set_behaviour("openai", Behaviour(fault=fault))
+    with pytest.raises(error):
+        async for _ in client.stream(providers["openai"], "gpt-4o", MESSAGES, deadline=deadline(2),
+                                     state=StreamState()):
+            pass
+
+
+async def test_missing_usage_is_estimated_and_marked(client: ProviderClient, providers: dict[str, ProviderConfig],
+                                                     demo: DemoProviderServer) -> None:
+    demo.set_behaviour("openai", Behaviour(fault="no_usage", reply="four score and seven"))
+    completion = await client.complete(providers["openai"], "gpt-4o", MESSAGES, deadline=deadline())
+    assert completion.usage.estimated
+    assert completion.usage.completion_tokens == 5  # ceil(20 characters / 4)
+
+
+async def test_connection_refused_is_a_connection_error(client: ProviderClient) -> None:
+    closed = ProviderConfig(name="closed", protocol="openai", base_url="http://127.0.0.1:9/v1", api_key="x",
+                            configured=True)
+    with pytest.raises(UpstreamConnectionError):
+        await client.complete(closed, "m", MESSAGES, deadline=deadline(2))
