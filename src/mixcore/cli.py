@@ -71,6 +71,34 @@ def cmd_keys(args: argparse.Namespace) -> int:
     return 1
 
 
+def cmd_refresh(args: argparse.Namespace) -> int:
+    import asyncio
+
+    from mixcore.leaderboards.fetch import HttpFetcher, LocalFetcher
+    from mixcore.leaderboards.indexer import refresh
+
+    sources = [args.source] if args.source else None
+    store = _store()
+
+    async def run() -> Any:
+        fetcher: Any = LocalFetcher(Path(args.from_path), sources) if args.from_path else HttpFetcher()
+        try:
+            return await refresh(store, fetcher, sources)
+        finally:
+            if isinstance(fetcher, HttpFetcher):
+                await fetcher.aclose()
+
+    where = args.from_path or "the network"
+    print(f"Refreshing {', '.join(sources or ['every source'])} from {where}...", file=sys.stderr, flush=True)
+    report = asyncio.run(run())
+    for outcome in report.outcomes:
+        print(outcome.line())
+    print(f"{report.count('stored')} stored, {report.count('unchanged')} unchanged, "
+          f"{report.count('rejected')} rejected" + (f"; failed sources: {', '.join(report.failed_sources)}"
+                                                    if report.failed_sources else ""))
+    return 1 if report.failed_sources else 0
+
+
 def cmd_catalog(args: argparse.Namespace) -> int:
     from mixcore.catalog.build import write_catalog
 
@@ -99,6 +127,11 @@ def build_parser() -> argparse.ArgumentParser:
     keys.add_argument("--budget", type=float, help="monthly budget in USD")
     keys.add_argument("--rpm", type=int, help="requests per minute")
     keys.set_defaults(func=cmd_keys)
+
+    refresh = sub.add_parser("refresh", help="one indexer run: fetch, parse, check and store leaderboards")
+    refresh.add_argument("--source", choices=["lmsys", "seal", "bigcodebench"])
+    refresh.add_argument("--from", dest="from_path", help="a saved file, or a folder with source/ sub-folders")
+    refresh.set_defaults(func=cmd_refresh)
 
     catalog = sub.add_parser("catalog", help="rebuild the model catalog from the price and leaderboard data")
     catalog.add_argument("action", choices=["build"])

@@ -97,3 +97,25 @@ def test_cli_keys_work_against_the_embedded_aws(clean_stack: RunningStack) -> No
     with pytest.raises(openai.AuthenticationError) as revoked:
         clean_stack.client(api_key=key).chat.completions.create(model="openai/gpt-4o", messages=USER)
     assert "revoked" in json.dumps(revoked.value.body)
+
+
+def test_refresh_from_fixtures_then_the_api_shows_each_category(clean_stack: RunningStack) -> None:
+    from tests.conftest import FIXTURES
+
+    env = {**os.environ, "AWS_ENDPOINT_URL": clean_stack.aws_endpoint, "AWS_ACCESS_KEY_ID": "local",
+           "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": "us-east-1"}
+    result = subprocess.run([sys.executable, "-m", "mixcore.cli", "refresh", "--from", str(FIXTURES / "leaderboards")],
+                            cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "lmsys/coding: 278 entries; top 3: claude-opus-4-5-20251101-thinking-32k" in result.stdout
+    assert "seal/adversarial-robustness: 8 entries" in result.stdout
+    headers = {"authorization": f"Bearer {DEV_KEY}"}
+    listing = httpx.get(f"{clean_stack.base_url}/leaderboards", headers=headers, timeout=30).json()["data"]
+    categories = {(r["source"], r["category"]) for r in listing}
+    assert {("lmsys", "overall"), ("seal", "math"), ("bigcodebench", "hard-instruct")} <= categories
+    seal_math = httpx.get(f"{clean_stack.base_url}/leaderboards/seal/math", headers=headers, timeout=30).json()
+    assert seal_math["entries"][0]["name"] == "Claude 3.5 Sonnet" and seal_math["entries"][0]["score"] == 96.6
+    again = subprocess.run([sys.executable, "-m", "mixcore.cli", "refresh", "--from", str(FIXTURES / "leaderboards")],
+                           cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert (again.returncode == 0 and " 0 stored," in again.stdout.splitlines()[-1]) or \
+        again.stdout.splitlines()[-1].startswith("0 stored")

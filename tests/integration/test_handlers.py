@@ -126,3 +126,38 @@ def test_authorizer_checks_stored_hash_and_revocation(invoke: Invoke, aws: Any) 
     assert denied["context"] == {"key_id": "", "reason": "Incorrect API key provided."}
     # Only the hash is stored.
     assert all("mx-events-key" not in json.dumps(k.model_dump()) for k in store.list_keys())
+
+
+def test_leaderboard_endpoints_after_a_refresh_from_fixtures(invoke: Invoke, wired: Gateway) -> None:
+    import asyncio
+
+    from mixcore.leaderboards.fetch import LocalFetcher
+    from mixcore.leaderboards.indexer import refresh
+    from tests.conftest import FIXTURES
+
+    store = get_store()
+    asyncio.run(refresh(store, LocalFetcher(FIXTURES / "leaderboards"), ["lmsys"]))
+    listing = json.loads(invoke("CatalogFunction", {**load_event("models.json"), "rawPath": "/v1/leaderboards",
+                                                    "routeKey": "GET /v1/leaderboards"})["body"])
+    categories = {(r["source"], r["category"]) for r in listing["data"]}
+    assert {("lmsys", "coding"), ("lmsys", "overall"), ("lmsys", "vision")} <= categories
+    response = invoke("CatalogFunction", load_event("leaderboard.json"))
+    assert response["statusCode"] == 200
+    body = json.loads(response["body"])
+    raw = json.loads((FIXTURES / "leaderboards" / "lmsys" /
+                      "arena-catalog_leaderboard-text-style-control.json").read_text())["coding"]
+    assert len(body["entries"]) == len(raw)
+    first = body["entries"][0]
+    assert first["name"] == "claude-opus-4-5-20251101-thinking-32k"
+    assert first["model"] == "anthropic/claude-opus-4-5-20251101"
+    assert first["score"] == pytest.approx(raw[first["name"]]["rating"], abs=1e-3)
+    assert len(body["history"]) == 2  # the 2025-07-24 overview, then the arena-catalog file
+
+
+def test_unknown_leaderboard_is_404(invoke: Invoke, wired: Gateway) -> None:
+    event = load_event("leaderboard.json")
+    event["rawPath"] = "/v1/leaderboards/lmsys/no-such-category"
+    event["pathParameters"] = {"source": "lmsys", "category": "no-such-category"}
+    response = invoke("CatalogFunction", event)
+    assert response["statusCode"] == 404
+    assert json.loads(response["body"])["error"]["code"] == "not_found"

@@ -8,7 +8,9 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
 from mixcore.api.resolver import caller_key_id, new_resolver
-from mixcore.container import get_gateway
+from mixcore.container import get_gateway, get_store
+from mixcore.errors import InvalidRequest, NotFound
+from mixcore.leaderboards import views
 
 CREATED = 1_700_000_000
 
@@ -28,5 +30,25 @@ def build_catalog_app() -> APIGatewayHttpResolver:
     def list_models() -> Response[str]:
         caller_key_id(app)
         return Response(200, "application/json", json.dumps({"object": "list", "data": model_list()}))
+
+    @app.get("/v1/leaderboards")
+    def list_leaderboards() -> Response[str]:
+        caller_key_id(app)
+        data = [views.summary(r) for r in get_store().list_latest()]
+        return Response(200, "application/json", json.dumps({"object": "list", "data": data}))
+
+    @app.get("/v1/leaderboards/<source>/<category>")
+    def leaderboard(source: str, category: str) -> Response[str]:
+        caller_key_id(app)
+        raw = app.current_event.get_query_string_value("history", "0") or "0"
+        if not raw.isdigit() or int(raw) > 100:
+            raise InvalidRequest("history must be a whole number from 0 to 100.", param="history")
+        store = get_store()
+        ranking = store.get_latest(source, category)
+        if ranking is None:
+            raise NotFound(f"No ranking stored for {source}/{category}. See GET /v1/leaderboards.")
+        history = store.history(source, category, int(raw)) if int(raw) else None
+        body = views.detail(ranking, get_gateway().catalog, history)
+        return Response(200, "application/json", json.dumps(body))
 
     return app

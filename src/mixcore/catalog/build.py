@@ -115,23 +115,36 @@ def fill_prices_from_litellm(models: Iterable[CatalogModel], litellm: dict[str, 
         model.context_window = model.context_window or raw.get("max_input_tokens")
 
 
+DATE_SUFFIX = re.compile(r"-(20\d\d-?[01]\d-?[0-3]\d|[01]\d[0-3]\d)$")
+
+
 def candidate_keys(name: str) -> list[str]:
-    """Normalised forms of a leaderboard name to try against catalog ids, most specific first."""
-    key = normalise_name(name.split("/")[-1])
-    keys = [key]
-    stripped = key
-    while True:
-        shorter = VARIANT_SUFFIXES.sub("", stripped)
-        if shorter == stripped:
-            break
-        keys.append(shorter)
-        stripped = shorter
-    # 'claude-opus-4.5' vs 'claude-opus-4-5'
-    keys.extend([k.replace(".", "-") for k in keys] + [re.sub(r"(\d)-(\d)", r"\1.\2", k) for k in keys])
+    """Normalised forms of a leaderboard name to try against catalog ids, most specific first.
+
+    'o1-2024-12-17 (temperature=1, reasoning=high)' → o1-2024-12-17, o1; 'claude-opus-4-5-20251101-thinking-32k'
+    → …, claude-opus-4-5-20251101, claude-opus-4-5; 'gemini-3-pro' → …, gemini-3-pro-preview.
+    """
+    base = re.sub(r"\s*\(.*?\)\s*", " ", name).strip() or name
+    stems = [normalise_name(base.split("/")[-1])]
+    changed = True
+    while changed:
+        changed = False
+        for stem in list(stems):
+            for pattern in (VARIANT_SUFFIXES, DATE_SUFFIX):
+                shorter = pattern.sub("", stem)
+                if shorter and shorter != stem and shorter not in stems:
+                    stems.append(shorter)
+                    changed = True
+    keys: list[str] = []
+    for stem in stems + [s + "-preview" for s in stems]:
+        # 'claude-3.5-haiku' is 'claude-3-5-haiku' at Anthropic, and 'qwen2.5' is 'qwen-2.5' at OpenRouter.
+        keys += [stem, stem.replace(".", "-"), re.sub(r"(\d)-(\d)", r"\1.\2", stem),
+                 re.sub(r"([a-z])(\d)", r"\1-\2", stem, count=1)]
     return list(dict.fromkeys(keys))
 
 
-def assign_aliases(models: list[CatalogModel], names: Iterable[str], overrides: Overrides) -> list[UnmappedName]:
+def assign_aliases(models: list[CatalogModel], names: Iterable[str], overrides: Overrides,
+                   display_keys: dict[str, list[str]]) -> list[UnmappedName]:
     """Attach every leaderboard name to one catalog model, or report it unmapped with the reason."""
     by_id = {m.id: m for m in models}
     index: dict[str, list[CatalogModel]] = {}
@@ -140,10 +153,19 @@ def assign_aliases(models: list[CatalogModel], names: Iterable[str], overrides: 
             index.setdefault(form, []).append(model)
     rank = {p: i for i, p in enumerate(PROVIDER_PREFERENCE)}
     unmapped: list[UnmappedName] = []
+    forced = {normalise_name(k): v for k, v in overrides.aliases.items()}
+    refused = {normalise_name(k): v for k, v in overrides.unmapped.items()}
     for name in sorted(set(names)):
-        target = overrides.aliases.get(name)
-        if target is None:
-            for key in candidate_keys(name):
+        if normalise_name(name) in refused:
+            unmapped.append(UnmappedName(name=name, reason=refused[normalise_name(name)]))
+            continue
+        target = forced.get(normalise_name(name))
+        # A display name is tried through the arena keys it stands for, after itself.
+        for alias in [name, *display_keys.get(name, [])]:
+            if target is not None:
+                break
+            target = forced.get(normalise_name(alias))
+            for key in candidate_keys(alias) if target is None else []:
                 matches = sorted(index.get(key, []), key=lambda m: rank.get(m.provider, 99))
                 if matches:
                     target = matches[0].id
@@ -152,12 +174,13 @@ def assign_aliases(models: list[CatalogModel], names: Iterable[str], overrides: 
             if name not in by_id[target].aliases:
                 by_id[target].aliases.append(name)
         else:
-            unmapped.append(UnmappedName(name=name, reason=overrides.unmapped.get(
-                name, "not found on any configured provider's API (codename, retired or not offered)")))
+            unmapped.append(UnmappedName(
+                name=name, reason="not found on any configured provider's API (codename, retired or not offered)"))
     return unmapped
 
 
-def build_catalog(pricing_dir: Path, leaderboard_names: Iterable[str], overrides: Overrides) -> CatalogFile:
+def build_catalog(pricing_dir: Path, leaderboard_names: Iterable[str], overrides: Overrides,
+                  display_keys: dict[str, list[str]] | None = None) -> CatalogFile:
     modelsdev = json.loads((pricing_dir / "modelsdev_api_2026-04-04.json").read_text())
     openrouter = json.loads((pricing_dir / "openrouter_models_2026-04-04.json").read_text())
     litellm = json.loads((pricing_dir / "model_prices_and_context_window.json").read_text())
@@ -166,26 +189,54 @@ def build_catalog(pricing_dir: Path, leaderboard_names: Iterable[str], overrides
     fill_prices_from_litellm(models, litellm)
     for model in models:
         model.aliases = [model.api_model]
-    unmapped = assign_aliases(models, leaderboard_names, overrides)
+    unmapped = assign_aliases(models, leaderboard_names, overrides, display_keys or {})
     return CatalogFile(
         generated_from=["modelsdev_api_2026-04-04.json", "openrouter_models_2026-04-04.json",
                         "model_prices_and_context_window.json", "overrides.json"],
         models=sorted(models, key=lambda m: m.id), unmapped=unmapped)
 
 
-def leaderboard_names(leaderboards_dir: Path) -> list[str]:
-    """Every model name the stored leaderboards publish (filled in by the indexer's parsers)."""
+def leaderboard_names(leaderboards_dir: Path) -> tuple[list[str], dict[str, list[str]]]:
+    """Every model name the saved leaderboards publish, and display name → arena keys from metadata files."""
+    from mixcore.leaderboards.indexer import SOURCES, parse_documents
+    from mixcore.leaderboards.models import Document
+
     names: set[str] = set()
-    for path in sorted((leaderboards_dir / "lmsys").glob("arena-catalog_leaderboard-*.json")):
-        for models in json.loads(path.read_text()).values():
-            names.update(models)
-    return sorted(names)
+    for source in SOURCES:
+        folder = leaderboards_dir / source
+        if not folder.is_dir():
+            continue
+        documents = [Document(origin=str(p), data=p.read_bytes()) for p in sorted(folder.iterdir()) if p.is_file()
+                     and not p.name.lower().startswith("readme")]
+        rankings, _ = parse_documents(source, documents)
+        for ranking in rankings:
+            names.update(e.name for e in ranking.entries)
+            names.update(e.key for e in ranking.entries if e.key)
+    return sorted(names), display_name_keys(leaderboards_dir / "lmsys")
+
+
+def display_name_keys(lmsys_dir: Path) -> dict[str, list[str]]:
+    """LMArena display names ('GPT-4o') → arena keys ('chatgpt-4o-latest-20241120'), from the metadata files."""
+    import csv
+
+    mapping: dict[str, list[str]] = {}
+    scatter = lmsys_dir / "arena-catalog_scatterplot-data.json"
+    if scatter.exists():
+        for row in json.loads(scatter.read_text()):
+            mapping.setdefault(row["name"], []).append(row["model_api_name"])
+    for table in sorted(lmsys_dir.glob("hfspace_leaderboard_table_*.csv")):
+        with table.open(newline="") as handle:
+            for row in csv.DictReader(handle):
+                if row.get("key") and row.get("Model"):
+                    mapping.setdefault(row["Model"], []).append(row["key"])
+    return mapping
 
 
 def write_catalog(fixtures: Path, out: Path | None = None) -> dict[str, Any]:
     package_data = Path(__file__).parent / "data"
     overrides = Overrides.model_validate_json((package_data / "overrides.json").read_text())
-    catalog = build_catalog(fixtures / "pricing", leaderboard_names(fixtures / "leaderboards"), overrides)
+    names, display_keys = leaderboard_names(fixtures / "leaderboards")
+    catalog = build_catalog(fixtures / "pricing", names, overrides, display_keys)
     target = out or package_data / "catalog.json"
     target.write_text(catalog.model_dump_json(indent=1) + "\n")
     return {"path": str(target), "models": len(catalog.models),

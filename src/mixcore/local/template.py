@@ -43,7 +43,7 @@ class Route:
     _pattern: re.Pattern[str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        regex = re.sub(r"\\\{(\w+)\\\+?\\\}", r"(?P<\1>[^/]+)", re.escape(self.path))
+        regex = re.sub(r"\\\{(\w+)(?:\\\+)?\\\}", r"(?P<\1>[^/]+)", re.escape(self.path))
         self._pattern = re.compile(f"^{regex}$")
 
     def match(self, method: str, path: str) -> dict[str, str] | None:

@@ -1,0 +1,1 @@
+"""Leaderboards: fetch (httpx) → parse by content → sanity checks → stored, versioned rankings."""

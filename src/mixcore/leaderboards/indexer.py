@@ -1,0 +1,119 @@
+"""One indexer run: every source fetched concurrently, parsed, checked, and stored if sound.
+
+One source failing never stops the others. A run is idempotent: identical content stores nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+from mixcore.leaderboards import bigcodebench, lmsys, seal
+from mixcore.leaderboards.fetch import Fetcher
+from mixcore.leaderboards.models import Document, FormatError, NotARanking, Ranking
+from mixcore.leaderboards.sanity import check
+from mixcore.store.base import RankingStore
+
+SOURCES: dict[str, ModuleType] = {"lmsys": lmsys, "seal": seal, "bigcodebench": bigcodebench}
+
+
+@dataclass
+class Outcome:
+    source: str
+    category: str
+    action: str  # stored | unchanged | rejected | skipped | failed
+    reason: str = ""
+    entries: int = 0
+    top: list[str] = field(default_factory=list)
+    origin: str = ""
+    data_date: str | None = None
+
+    def line(self) -> str:
+        top = ", ".join(self.top[:3])
+        return (f"{self.source}/{self.category}: {self.entries} entries; top 3: {top or '-'}; "
+                f"{self.action}{' (' + self.reason + ')' if self.reason else ''}")
+
+
+@dataclass
+class Report:
+    outcomes: list[Outcome] = field(default_factory=list)
+    failed_sources: list[str] = field(default_factory=list)
+
+    def count(self, action: str) -> int:
+        return sum(1 for o in self.outcomes if o.action == action)
+
+
+def parse_documents(source: str, documents: list[Document]) -> tuple[list[Ranking], list[Outcome]]:
+    parser: Callable[[Document], list[Ranking]] = SOURCES[source].parse
+    rankings: list[Ranking] = []
+    outcomes: list[Outcome] = []
+    for document in documents:
+        name = document.origin.rsplit("/", 1)[-1]
+        try:
+            rankings.extend(parser(document))
+        except NotARanking as exc:
+            outcomes.append(Outcome(source, name, "skipped", str(exc), origin=document.origin))
+        except (FormatError, UnicodeError, RecursionError, ValueError, KeyError, TypeError) as exc:
+            outcomes.append(Outcome(source, name, "rejected", f"unrecognised format: {exc}"[:200],
+                                    origin=document.origin))
+    return rankings, outcomes
+
+
+def store_rankings(source: str, rankings: list[Ranking], store: RankingStore) -> list[Outcome]:
+    outcomes = []
+    # Oldest data first, so the newest ranking of a category ends up as the latest and history keeps all.
+    for ranking in sorted(rankings, key=lambda r: (r.category, r.data_date or r.fetched_at[:10], r.fetched_at)):
+        verdict = check(ranking, store.get_latest(source, ranking.category))
+        action = {"store": "stored", "unchanged": "unchanged", "reject": "rejected"}[verdict.action]
+        if action == "stored":
+            store.put_ranking(ranking.model_dump(mode="json"))
+        outcomes.append(Outcome(source, ranking.category, action, verdict.reason, len(ranking.entries),
+                                ranking.top(3), ranking.origin, ranking.data_date))
+    return outcomes
+
+
+async def refresh_source(source: str, fetcher: Fetcher, store: RankingStore) -> tuple[list[Outcome], bool]:
+    """Try the source's URL groups in order; the first group that yields rankings is used."""
+    notes: list[Outcome] = []
+    for group in SOURCES[source].urls():
+        try:
+            documents = await fetcher.fetch_group(source, group)
+        except Exception as exc:
+            notes.append(Outcome(source, "*", "failed", f"fetch: {exc}"[:200]))
+            continue
+        rankings, parse_notes = parse_documents(source, documents)
+        notes.extend(parse_notes)
+        if rankings:
+            stored = await asyncio.to_thread(store_rankings, source, rankings, store)
+            return notes + stored, True
+        if documents:
+            break  # local files are one group: no use trying the network's fallbacks
+    return notes, False
+
+
+async def refresh(store: RankingStore, fetcher: Fetcher, sources: list[str] | None = None) -> Report:
+    selected = sources or list(SOURCES)
+    unknown = [s for s in selected if s not in SOURCES]
+    if unknown:
+        raise ValueError(f"unknown source(s) {unknown}; known: {sorted(SOURCES)}")
+    results = await asyncio.gather(*(refresh_source(s, fetcher, store) for s in selected),
+                                   return_exceptions=True)
+    report = Report()
+    for source, result in zip(selected, results, strict=True):
+        if isinstance(result, BaseException):
+            report.outcomes.append(Outcome(source, "*", "failed", f"{type(result).__name__}: {result}"[:200]))
+            report.failed_sources.append(source)
+            continue
+        outcomes, ok = result
+        report.outcomes.extend(outcomes)
+        if not ok:
+            report.failed_sources.append(source)
+    return report
+
+
+def summary(report: Report) -> dict[str, Any]:
+    return {"stored": report.count("stored"), "unchanged": report.count("unchanged"),
+            "rejected": report.count("rejected"), "failed_sources": report.failed_sources}
