@@ -12,9 +12,11 @@ from mixcore.costs.sink import MemorySink
 from mixcore.local.demo_providers import DemoProviderServer
 from mixcore.mixes.cooldown import Cooldowns
 from mixcore.mixes.gateway import Gateway
+from mixcore.mixes.registry import install
 from mixcore.providers.client import ProviderClient, build_http_client
 from mixcore.providers.config import ProviderConfig, provider_definitions
 from mixcore.settings import Settings
+from mixcore.store.memory import MemoryStore
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO.parent / "shared" / "fixtures"
@@ -69,5 +71,9 @@ def sink() -> MemorySink:
 
 @pytest.fixture
 def gateway(settings: Settings, providers: dict[str, ProviderConfig], sink: MemorySink) -> Gateway:
-    return Gateway(settings=settings, providers=providers, client=ProviderClient(build_http_client(settings), settings),
-                   catalog=get_catalog(), cooldowns=Cooldowns(threshold=3, seconds=30), cost_sink=sink)
+    client = ProviderClient(build_http_client(settings), settings)
+    built = Gateway(settings=settings, providers=providers, client=client,
+                    catalog=get_catalog(), cooldowns=Cooldowns(threshold=3, seconds=30), cost_sink=sink)
+    store = MemoryStore()
+    install(built, lambda: store)
+    return built

@@ -99,6 +99,46 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     return 1 if report.failed_sources else 0
 
 
+def cmd_mixes(args: argparse.Namespace) -> int:
+    from mixcore.container import get_gateway
+    from mixcore.mixes.defaults import seed_default_mixes
+    from mixcore.mixes.definitions import parse_mix
+
+    store = _store()
+    if args.action == "seed":
+        print(f"Wrote {seed_default_mixes(store, overwrite=args.overwrite)} default mixes.")
+        return 0
+    if args.action == "put":
+        if not args.file:
+            print("mixcore mixes put FILE.json", file=sys.stderr)
+            return 2
+        raw = json.loads(Path(args.file).read_text())
+        for item in raw if isinstance(raw, list) else [raw]:
+            mix = parse_mix(item)
+            store.put_mix(mix.model_dump(mode="json"))
+            print(f"Stored {mix.id} ({mix.kind}).")
+        return 0
+    registry = get_gateway().registry
+    if args.action == "show":
+        print(json.dumps(registry.describe(args.mix_id), indent=2))
+        return 0
+    rows = []
+    for mix in registry.mixes().values():
+        row = {"id": mix.id, "kind": mix.kind, "resolves_to": ""}
+        if mix.kind == "index":
+            view = registry.describe(mix.id).get("resolution", {})
+            candidates, skipped = view.get("candidates") or [], view.get("skipped") or []
+            if candidates:
+                row["resolves_to"] = candidates[0]["model"]
+            elif skipped:
+                row["resolves_to"] = f"{skipped[0]['model'] or skipped[0]['name']} ({skipped[0]['reason']})"
+            else:
+                row["resolves_to"] = view.get("error", "nothing ranked")[:80]
+        rows.append(row)
+    _print_table(rows, ["id", "kind", "resolves_to"])
+    return 0
+
+
 def cmd_catalog(args: argparse.Namespace) -> int:
     from mixcore.catalog.build import write_catalog
 
@@ -132,6 +172,13 @@ def build_parser() -> argparse.ArgumentParser:
     refresh.add_argument("--source", choices=["lmsys", "seal", "bigcodebench"])
     refresh.add_argument("--from", dest="from_path", help="a saved file, or a folder with source/ sub-folders")
     refresh.set_defaults(func=cmd_refresh)
+
+    mixes = sub.add_parser("mixes", help="list, show, add or seed mix definitions")
+    mixes.add_argument("action", choices=["list", "show", "put", "seed"], nargs="?", default="list")
+    mixes.add_argument("mix_id", nargs="?", help="with show: the mix id")
+    mixes.add_argument("--file", help="with put: a JSON mix definition (or a list of them)")
+    mixes.add_argument("--overwrite", action="store_true", help="with seed: replace stored defaults")
+    mixes.set_defaults(func=cmd_mixes)
 
     catalog = sub.add_parser("catalog", help="rebuild the model catalog from the price and leaderboard data")
     catalog.add_argument("action", choices=["build"])

@@ -24,6 +24,7 @@ class Settings(BaseSettings):
     retry_backoff_seconds: float = 0.25
     max_retry_after_seconds: float = 10.0
     request_budget_seconds: float = 120.0
+    attempt_timeout_seconds: float = 20.0
     cooldown_seconds: float = 30.0
     cooldown_failures: int = 3
     cache_ttl_seconds: float = 60.0

@@ -14,7 +14,7 @@ import httpx
 import openai
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import FIXTURES, REPO
 from tests.integration.conftest import free_port
 
 DEV_KEY = "mx-e2e-dev-key"
@@ -44,7 +44,8 @@ class RunningStack:
 def stack() -> Iterator[RunningStack]:
     port, aws_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MIXCORE_", "AWS_"))}
-    env["PYTHONUNBUFFERED"] = "1"
+    env.update(PYTHONUNBUFFERED="1", MIXCORE_ATTEMPT_TIMEOUT_SECONDS="2", MIXCORE_CACHE_TTL_SECONDS="0",
+               MIXCORE_COOLDOWN_SECONDS="1")
     process = subprocess.Popen(
         [sys.executable, "-m", "mixcore.cli", "serve", "--port", str(port), "--aws-port", str(aws_port),
          "--dev-key", DEV_KEY, "--demo-latency-ms", "20"],
@@ -71,6 +72,21 @@ def stack() -> Iterator[RunningStack]:
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def cli(stack: RunningStack, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "AWS_ENDPOINT_URL": stack.aws_endpoint, "AWS_ACCESS_KEY_ID": "local",
+           "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": "us-east-1"}
+    return subprocess.run([sys.executable, "-m", "mixcore.cli", *args], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=120)
+
+
+@pytest.fixture(scope="session")
+def indexed(stack: RunningStack) -> RunningStack:
+    """The stack with every fixture leaderboard stored (through `mixcore refresh --from`)."""
+    result = cli(stack, "refresh", "--from", str(FIXTURES / "leaderboards"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    return stack
 
 
 @pytest.fixture

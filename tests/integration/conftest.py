@@ -15,6 +15,7 @@ from mixcore.local.aws import EmbeddedAws
 from mixcore.local.http_api import LambdaContext, load_handler
 from mixcore.local.template import Template
 from mixcore.mixes.gateway import Gateway
+from mixcore.mixes.registry import install
 from mixcore.settings import get_settings
 from tests.conftest import REPO
 
@@ -54,6 +55,7 @@ def aws(template: Template) -> Iterator[EmbeddedAws]:
 @pytest.fixture
 def wired(aws: EmbeddedAws, gateway: Gateway) -> Iterator[Gateway]:
     """The handlers' container uses the moto-backed store and a gateway on the demo providers."""
+    install(gateway, container.get_store)
     container.set_gateway(gateway)
     previous_sink = container._sink
     container._sink = gateway.cost_sink

@@ -16,11 +16,14 @@ CREATED = 1_700_000_000
 
 
 def model_list() -> list[dict[str, Any]]:
+    """Every mix, then every catalog model whose provider is configured (OpenAI's list format)."""
     gateway = get_gateway()
+    mixes = [{"id": mix.id, "object": "model", "created": CREATED, "owned_by": "mixcore", "mix_kind": mix.kind,
+              "description": mix.description} for mix in gateway.registry.mixes().values()]
     configured = {name for name, p in gateway.providers.items() if p.configured}
     models = [{"id": m.id, "object": "model", "created": CREATED, "owned_by": m.provider}
               for m in gateway.catalog.models.values() if m.provider in configured]
-    return models
+    return mixes + models
 
 
 def build_catalog_app() -> APIGatewayHttpResolver:
@@ -30,6 +33,18 @@ def build_catalog_app() -> APIGatewayHttpResolver:
     def list_models() -> Response[str]:
         caller_key_id(app)
         return Response(200, "application/json", json.dumps({"object": "list", "data": model_list()}))
+
+    @app.get("/v1/mixes")
+    def list_mixes() -> Response[str]:
+        caller_key_id(app)
+        data = [{"id": m.id, "object": "mix", "kind": m.kind, "description": m.description}
+                for m in get_gateway().registry.mixes().values()]
+        return Response(200, "application/json", json.dumps({"object": "list", "data": data}))
+
+    @app.get("/v1/mixes/<kind>/<name>")
+    def show_mix(kind: str, name: str) -> Response[str]:
+        caller_key_id(app)
+        return Response(200, "application/json", json.dumps(get_gateway().registry.describe(f"{kind}/{name}")))
 
     @app.get("/v1/leaderboards")
     def list_leaderboards() -> Response[str]:

@@ -36,6 +36,7 @@ class Behaviour:
     fault: str | None = None  # hang | drop | slow_body | truncated_json | invalid_sse | error_body | huge | wrong_type
     #                            | drop_mid_stream | no_usage
     reply: str | None = None  # fixed answer text instead of the demo sentence
+    message: str | None = None  # error message with a failing status
     hang_seconds: float = 30.0
 
     @classmethod
@@ -161,8 +162,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if failing and behaviour.status != 200:
             headers = {"retry-after": str(behaviour.retry_after)} if behaviour.retry_after is not None else None
-            self._error(protocol, behaviour.status, f"demo provider failing with {behaviour.status}",
-                        "demo_failure", headers)
+            self._error(protocol, behaviour.status, behaviour.message or f"demo provider failing with "
+                        f"{behaviour.status}", "demo_failure", headers)
             return
         messages = body.get("messages") or []
         if protocol == "anthropic" and body.get("system"):

@@ -109,9 +109,15 @@ def _client_error(error: UpstreamBadRequest) -> InvalidRequest:
     return InvalidRequest(f"The provider rejected the request: {error.message}", code="upstream_bad_request")
 
 
+def attempt_deadline(gateway: Gateway, ctx: RequestContext, attempt_timeout: float | None) -> float:
+    """One candidate may use at most its attempt timeout, so a hang leaves time for the next."""
+    return min(ctx.deadline, time.monotonic() + (attempt_timeout or gateway.settings.attempt_timeout_seconds))
+
+
 async def complete_first(gateway: Gateway, ctx: RequestContext, candidates: list[Candidate],
                          params: dict[str, Any], *, what: str, layer: int = 0, role: str = "answer",
-                         attempts: list[dict[str, Any]] | None = None) -> tuple[Candidate, Completion]:
+                         attempts: list[dict[str, Any]] | None = None,
+                         attempt_timeout: float | None = None) -> tuple[Candidate, Completion]:
     """The first candidate's completion that succeeds; raises the client-facing error if none does."""
     attempts = ctx.attempts if attempts is None else attempts
     errors: list[UpstreamError] = []
@@ -122,7 +128,7 @@ async def complete_first(gateway: Gateway, ctx: RequestContext, candidates: list
                              "reason": skip.message})
             errors.append(skip)
             continue
-        if ctx.remaining() <= 0:
+        if ctx.remaining() <= 0.05:
             attempts.append({**candidate.describe(), "outcome": "skipped", "error": "budget_exhausted",
                              "reason": "request time budget exhausted"})
             errors.append(UpstreamTimeout("request time budget exhausted"))
@@ -130,7 +136,8 @@ async def complete_first(gateway: Gateway, ctx: RequestContext, candidates: list
         started = time.monotonic()
         try:
             completion = await gateway.client.complete(gateway.providers[candidate.provider], candidate.api_model,
-                                                       params, deadline=ctx.deadline)
+                                                       params,
+                                                       deadline=attempt_deadline(gateway, ctx, attempt_timeout))
         except UpstreamError as error:
             latency = (time.monotonic() - started) * 1000
             record_call(gateway, ctx, candidate, usage=None, latency_ms=latency, outcome="error",
@@ -160,7 +167,7 @@ class OpenStream:
 
 
 async def stream_first(gateway: Gateway, ctx: RequestContext, candidates: list[Candidate],
-                       params: dict[str, Any], *, what: str) -> OpenStream:
+                       params: dict[str, Any], *, what: str, attempt_timeout: float | None = None) -> OpenStream:
     """Open the first candidate stream that yields a chunk; the chunk is put back in front."""
     errors: list[UpstreamError] = []
     for candidate in candidates:
@@ -173,7 +180,8 @@ async def stream_first(gateway: Gateway, ctx: RequestContext, candidates: list[C
         state = StreamState()
         started = time.monotonic()
         chunks = gateway.client.stream(gateway.providers[candidate.provider], candidate.api_model, params,
-                                       deadline=ctx.deadline, state=state)
+                                       deadline=ctx.deadline, state=state,
+                                       first_chunk_deadline=attempt_deadline(gateway, ctx, attempt_timeout))
         try:
             first = await chunks.__anext__()
         except StopAsyncIteration:

@@ -1,10 +1,18 @@
-"""The default mixes shipped with the package, loaded into the store (built out by the mix issues)."""
+"""Loads the package's default mix definitions into the store, where users add their own beside them."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from mixcore.mixes.definitions import default_mixes
 
-def seed_default_mixes(store: Any) -> int:
-    """Store the default mix definitions; returns how many were written."""
-    return 0
+
+def seed_default_mixes(store: Any, *, overwrite: bool = False) -> int:
+    """Store the default mix definitions (keeping user edits unless `overwrite`); returns how many were written."""
+    existing = {m["id"] for m in store.list_mixes()}
+    written = 0
+    for mix in default_mixes().values():
+        if overwrite or mix.id not in existing:
+            store.put_mix(mix.model_dump(mode="json"))
+            written += 1
+    return written

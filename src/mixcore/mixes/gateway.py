@@ -58,6 +58,7 @@ class Gateway:
     cooldowns: Cooldowns
     cost_sink: CostSink
     mix_resolvers: list[MixResolver] = field(default_factory=list)
+    registry: Any = None
 
     # resolution
     def direct_candidate(self, model: str) -> Candidate:
@@ -135,8 +136,12 @@ class Gateway:
         ctx = self.new_context(key_id)
         params = {**plan.defaults, **request.upstream_params()}
         try:
-            candidate, completion = await complete_first(self, ctx, plan.candidates, params,
-                                                         what=plan.mix_id or request.model)
+            if plan.runner is not None:
+                candidate, completion = await plan.runner(self, ctx, params)
+            else:
+                candidate, completion = await complete_first(self, ctx, plan.candidates, params,
+                                                             what=plan.mix_id or request.model,
+                                                             attempt_timeout=plan.attempt_timeout)
         except MixcoreError as error:
             self._record(ctx, plan, None, stream=False, status=error.status, started=started)
             raise
@@ -155,7 +160,11 @@ class Gateway:
         ctx = self.new_context(key_id)
         params = {**plan.defaults, **request.upstream_params()}
         try:
-            opened = await stream_first(self, ctx, plan.candidates, params, what=plan.mix_id or request.model)
+            if plan.stream_runner is not None:
+                opened = await plan.stream_runner(self, ctx, params)
+            else:
+                opened = await stream_first(self, ctx, plan.candidates, params, what=plan.mix_id or request.model,
+                                            attempt_timeout=plan.attempt_timeout)
         except MixcoreError as error:
             self._record(ctx, plan, None, stream=True, status=error.status, started=started)
             raise

@@ -126,8 +126,13 @@ class ProviderClient:
                           retries=retries)
 
     async def stream(self, provider: ProviderConfig, model: str, params: dict[str, Any], *, deadline: float,
-                     state: StreamState) -> AsyncIterator[dict[str, Any]]:
-        """Yield OpenAI-shaped chunks. Retries happen only before the first chunk is yielded."""
+                     state: StreamState, first_chunk_deadline: float | None = None) -> AsyncIterator[dict[str, Any]]:
+        """Yield OpenAI-shaped chunks. Retries happen only before the first chunk is yielded.
+
+        The first chunk must arrive by `first_chunk_deadline` (a fallback chain's per-attempt cap);
+        the rest of the stream may run until `deadline`.
+        """
+        first_deadline = min(deadline, first_chunk_deadline or deadline)
         protocol = PROTOCOLS[provider.protocol]
         url, headers, body = protocol.request(provider, model, params, stream=True)
         attempt = 0
@@ -135,13 +140,14 @@ class ProviderClient:
             attempt += 1
             yielded = False
             try:
-                async for chunk in self._stream_once(provider, model, url, headers, body, deadline, state):
+                async for chunk in self._stream_once(provider, model, url, headers, body, deadline, state,
+                                                     first_deadline):
                     yielded = True
                     yield chunk
                 break
             except UpstreamError as error:
                 error.provider, error.model = provider.name, model
-                if yielded or not await self._backoff(error, attempt, deadline):
+                if yielded or not await self._backoff(error, attempt, first_deadline):
                     raise
                 state.retries += 1
         if state.usage is None:
@@ -149,11 +155,12 @@ class ProviderClient:
                                 completion_tokens=estimate_tokens(state.text), estimated=True)
 
     async def _stream_once(self, provider: ProviderConfig, model: str, url: str, headers: dict[str, str],
-                           body: dict[str, Any], deadline: float,
-                           state: StreamState) -> AsyncIterator[dict[str, Any]]:
+                           body: dict[str, Any], deadline: float, state: StreamState,
+                           first_deadline: float) -> AsyncIterator[dict[str, Any]]:
         translator = PROTOCOLS[provider.protocol].stream_translator()
+        current_deadline = first_deadline
         try:
-            async with asyncio.timeout(self._remaining(deadline)):
+            async with asyncio.timeout(self._remaining(current_deadline)):
                 response = await self.http.send(
                     self.http.build_request("POST", url, headers=headers, json=body), stream=True)
             try:
@@ -167,7 +174,7 @@ class ProviderClient:
                 events = EventSource(response).aiter_sse().__aiter__()
                 while not translator.done:
                     try:
-                        async with asyncio.timeout(self._remaining(deadline)):
+                        async with asyncio.timeout(self._remaining(current_deadline)):
                             event = await events.__anext__()
                     except StopAsyncIteration:
                         break
@@ -178,6 +185,7 @@ class ProviderClient:
                                 state.text_parts.append(content)
                             if choice.get("finish_reason"):
                                 state.finish_reason = choice["finish_reason"]
+                        current_deadline = deadline
                         yield chunk
             finally:
                 await response.aclose()

@@ -1,0 +1,98 @@
+"""Mix definitions: the schema of the data files (package defaults) and of user mixes in the store."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from importlib import resources
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Constraints(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    max_price: float | None = Field(default=None, ge=0, description="max USD per 1M output tokens")
+    max_input_price: float | None = Field(default=None, ge=0, description="max USD per 1M input tokens")
+    min_context: int | None = Field(default=None, ge=1, description="min context window in tokens")
+    modalities: list[str] = Field(default_factory=list, description="input modalities needed, e.g. ['image']")
+    allow_providers: list[str] | None = None
+    deny_providers: list[str] = Field(default_factory=list)
+
+
+class MixBase(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*/[a-z0-9][a-z0-9._-]*$")
+    description: str = ""
+    defaults: dict[str, Any] = Field(default_factory=dict, description="request defaults, e.g. temperature")
+
+
+class IndexMix(MixBase):
+    kind: Literal["index"] = "index"
+    source: str
+    category: str
+    top_n: int = Field(default=5, ge=1, le=50)
+    constraints: Constraints = Field(default_factory=Constraints)
+    attempt_timeout_seconds: float | None = Field(default=None, gt=0, le=600)
+
+
+class Member(BaseModel):
+    """A model in a synthesis/cascade/vote mix: a `provider/model` id or an index position `index/x#2`."""
+
+    model_config = ConfigDict(extra="forbid")
+    model: str
+    system: str | None = None
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    max_tokens: int | None = Field(default=None, ge=1)
+
+
+class Layer(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    proposers: list[Member] = Field(min_length=1)
+    min_proposers: int | None = Field(default=None, ge=1)
+
+
+class SynthesisMix(MixBase):
+    kind: Literal["synthesis"] = "synthesis"
+    layers: list[Layer] = Field(min_length=1)
+    aggregator: list[Member] = Field(min_length=1, description="the final aggregator and its fallback chain")
+    min_proposers: int = Field(default=1, ge=1)
+    straggler_seconds: float = Field(default=5.0, ge=0, le=300)
+    synthesis_prompt: str | None = None
+
+
+class CascadeStep(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    model: Member
+    threshold: float = Field(default=0.7, ge=0, le=1, description="escalate when the judge scores below this")
+
+
+class CascadeMix(MixBase):
+    kind: Literal["cascade"] = "cascade"
+    steps: list[CascadeStep] = Field(min_length=1)
+    judge: Member | None = Field(default=None, description="None: each step's own model judges its answer")
+    judge_samples: int = Field(default=1, ge=1, le=5)
+    cost_lambda: float = Field(default=0.0, ge=0, description="lowers thresholds by λ × the next step's price")
+
+
+class VoteMix(MixBase):
+    kind: Literal["vote"] = "vote"
+    voters: list[Member] = Field(min_length=1)
+    samples: int = Field(default=5, ge=1, le=16, description="answers in all, spread over the voters")
+
+
+MixDefinition = Annotated[IndexMix | SynthesisMix | CascadeMix | VoteMix, Field(discriminator="kind")]
+
+
+class MixFile(BaseModel):
+    schema_version: int = 1
+    mixes: list[MixDefinition]
+
+
+def parse_mix(data: dict[str, Any]) -> MixDefinition:
+    return MixFile.model_validate({"mixes": [data]}).mixes[0]
+
+
+@lru_cache(maxsize=1)
+def default_mixes() -> dict[str, MixDefinition]:
+    text = resources.files("mixcore.mixes").joinpath("data/defaults.json").read_text()
+    return {m.id: m for m in MixFile.model_validate_json(text).mixes}

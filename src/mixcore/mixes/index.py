@@ -1,0 +1,114 @@
+"""Index mixes: the stored ranking → catalog mapping → constraints → callable providers → candidates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from mixcore.api.schemas import MixOverrides
+from mixcore.catalog import Catalog
+from mixcore.catalog.models import CatalogModel
+from mixcore.leaderboards.views import map_entry
+from mixcore.mixes.chain import Candidate
+from mixcore.mixes.cooldown import Cooldowns
+from mixcore.mixes.definitions import Constraints, IndexMix
+from mixcore.providers.config import ProviderConfig
+
+MAX_SKIPS_REPORTED = 25
+
+
+@dataclass
+class Resolution:
+    mix: IndexMix
+    ranking: dict[str, Any]
+    candidates: list[Candidate] = field(default_factory=list)
+    details: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+
+    def ranking_info(self) -> dict[str, Any]:
+        return {key: self.ranking.get(key) for key in ("source", "category", "fetched_at", "data_date",
+                                                       "content_hash", "metric")}
+
+
+def effective_constraints(mix: IndexMix, overrides: MixOverrides | None) -> tuple[int, Constraints]:
+    constraints = mix.constraints.model_copy()
+    top_n = mix.top_n
+    if overrides is not None:
+        top_n = overrides.top_n or top_n
+        if overrides.max_price is not None:
+            constraints.max_price = overrides.max_price
+        if overrides.min_context is not None:
+            constraints.min_context = overrides.min_context
+        if overrides.modalities:
+            constraints.modalities = sorted(set(constraints.modalities) | set(overrides.modalities))
+        if overrides.allow_providers is not None:
+            constraints.allow_providers = overrides.allow_providers
+        if overrides.deny_providers:
+            constraints.deny_providers = sorted(set(constraints.deny_providers) | set(overrides.deny_providers))
+    return top_n, constraints
+
+
+def violation(model: CatalogModel, constraints: Constraints) -> str | None:
+    """Why a model breaks the mix's constraints, or None."""
+    if constraints.allow_providers is not None and model.provider not in constraints.allow_providers:
+        return f"provider {model.provider} not allowed"
+    if model.provider in constraints.deny_providers:
+        return f"provider {model.provider} denied"
+    if constraints.max_price is not None:
+        if model.price is None:
+            return "price unknown (max_price set)"
+        if model.price.output > constraints.max_price:
+            return f"output price ${model.price.output}/1M above max_price ${constraints.max_price}/1M"
+    if constraints.max_input_price is not None and (model.price is None
+                                                    or model.price.input > constraints.max_input_price):
+        return "input price above max_input_price"
+    if constraints.min_context is not None and (model.context_window or 0) < constraints.min_context:
+        return f"context window {model.context_window} below {constraints.min_context}"
+    missing = [m for m in constraints.modalities if m not in model.modalities.input]
+    if missing:
+        return f"no {', '.join(missing)} input"
+    return None
+
+
+def resolve_index(mix: IndexMix, ranking: dict[str, Any], catalog: Catalog, providers: dict[str, ProviderConfig],
+                  cooldowns: Cooldowns, overrides: MixOverrides | None = None) -> Resolution:
+    top_n, constraints = effective_constraints(mix, overrides)
+    resolution = Resolution(mix=mix, ranking=ranking)
+    seen: dict[str, int] = {}
+
+    def skip(entry: dict[str, Any], reason: str, model_id: str | None = None) -> None:
+        if len(resolution.skipped) < MAX_SKIPS_REPORTED:
+            resolution.skipped.append({"rank": entry["rank"], "name": entry["name"], "model": model_id,
+                                       "reason": reason})
+
+    for entry in ranking.get("entries", []):
+        if len(resolution.candidates) >= top_n:
+            break
+        model_id = map_entry(entry, catalog)
+        if model_id is None:
+            skip(entry, "unmapped: " + catalog.unmapped_reason(entry.get("key") or entry["name"]))
+            continue
+        if model_id in seen:
+            skip(entry, f"same model as rank {seen[model_id]}", model_id)
+            continue
+        seen[model_id] = entry["rank"]
+        model = catalog.models[model_id]
+        reason = violation(model, constraints)
+        if reason is not None:
+            skip(entry, reason, model_id)
+            continue
+        provider = providers.get(model.provider)
+        if provider is None or not provider.configured:
+            skip(entry, f"provider {model.provider} not configured", model_id)
+            continue
+        cooling = cooldowns.cooling(model.provider)
+        if cooling > 0:
+            skip(entry, f"provider {model.provider} cooling down ({cooling:.0f}s left)", model_id)
+            continue
+        resolution.candidates.append(Candidate(model_id=model_id, provider=model.provider,
+                                               api_model=model.api_model, rank=entry["rank"],
+                                               score=entry.get("score"), name=entry["name"]))
+        resolution.details.append({"rank": entry["rank"], "name": entry["name"], "score": entry.get("score"),
+                                   "model": model_id, "price": model.price.model_dump() if model.price else None,
+                                   "context_window": model.context_window, "available": True})
+    return resolution

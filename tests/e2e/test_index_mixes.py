@@ -1,0 +1,108 @@
+"""Index mixes end to end: the official SDK, the local stack, stored fixture rankings, failing providers."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+import pytest
+
+from tests.conftest import FIXTURES
+from tests.e2e.conftest import DEV_KEY, RunningStack, cli
+
+pytestmark = pytest.mark.e2e
+USER = [{"role": "user", "content": "Write a haiku about sorting."}]
+CODING = json.loads((FIXTURES / "leaderboards" / "lmsys" /
+                     "arena-catalog_leaderboard-text-style-control.json").read_text())["coding"]
+
+
+def mix_of(completion: Any) -> dict[str, Any]:
+    extra = completion.model_extra or {}
+    mix: dict[str, Any] = extra["mix"]
+    return mix
+
+
+@pytest.fixture
+def ready(indexed: RunningStack) -> RunningStack:
+    indexed.reset()
+    return indexed
+
+
+def test_index_mix_answers_with_the_leader(ready: RunningStack) -> None:
+    leader = max(CODING, key=lambda m: CODING[m]["rating"])
+    assert leader == "claude-opus-4-5-20251101-thinking-32k"
+    completion = ready.client().chat.completions.create(model="index/lmsys-coding", messages=USER)
+    # The leader's API id at Anthropic (models.dev lists the dated claude-opus-4-5-20251101).
+    assert completion.model == "anthropic/claude-opus-4-5-20251101"
+    mix = mix_of(completion)
+    assert mix["id"] == "index/lmsys-coding"
+    assert mix["ranking"]["source"] == "lmsys" and mix["ranking"]["category"] == "coding"
+    assert mix["attempts"][0]["name"] == leader
+
+
+def test_provider_outage_falls_back_and_the_mix_object_tells(ready: RunningStack) -> None:
+    ready.behaviour("anthropic", {"status": 503})
+    raw = ready.client().chat.completions.with_raw_response.create(model="index/lmsys-coding", messages=USER)
+    completion = raw.parse()
+    assert not completion.model.startswith("anthropic/")
+    attempts = mix_of(completion)["attempts"]
+    assert attempts[0]["outcome"] == "error" and attempts[0]["status"] == 503
+    assert attempts[-1]["outcome"] == "ok" and attempts[-1]["model"] == completion.model
+    assert raw.headers["x-mix-model"] == completion.model
+    assert int(raw.headers["x-mix-attempts"]) == len(attempts)
+
+
+def test_hanging_provider_costs_one_attempt_timeout(ready: RunningStack) -> None:
+    ready.behaviour("anthropic", {"fault": "hang", "hang_seconds": 20})
+    started = time.monotonic()
+    completion = ready.client().chat.completions.create(model="index/lmsys-coding", messages=USER)
+    elapsed = time.monotonic() - started
+    assert not completion.model.startswith("anthropic/")
+    errors = [a for a in mix_of(completion)["attempts"] if a["outcome"] == "error"]
+    assert errors and all(a["error"] == "timeout" for a in errors)
+    assert elapsed < 2.5 * len(errors) + 3  # MIXCORE_ATTEMPT_TIMEOUT_SECONDS=2 per hung candidate
+
+
+def test_every_candidate_failing_is_an_openai_shaped_error(ready: RunningStack) -> None:
+    ready.behaviour("*", {"status": 500})
+    with pytest.raises(openai.APIStatusError) as failed:
+        ready.client().chat.completions.create(model="index/lmsys-coding", messages=USER)
+    assert failed.value.status_code == 502
+    body = failed.value.body
+    assert isinstance(body, dict) and body["code"] == "all_candidates_failed"
+    assert len(body["attempts"]) >= 2 and all(a["outcome"] in ("error", "skipped") for a in body["attempts"])
+
+
+def test_stream_from_an_index_mix(ready: RunningStack) -> None:
+    stream = ready.client().chat.completions.create(model="index/seal-math", messages=USER, stream=True)
+    chunks = list(stream)
+    # SEAL math 2024-08-07: Claude 3.5 Sonnet (claude-3-5-sonnet-20240620 in its tooltip) leads.
+    assert {c.model for c in chunks} == {"anthropic/claude-3-5-sonnet-20240620"}
+    assert "claude-3-5-sonnet-20240620" in "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+
+
+def test_models_and_mix_endpoints(ready: RunningStack) -> None:
+    ids = [m.id for m in ready.client().models.list()]
+    assert "index/lmsys-overall" in ids and "index/bigcodebench-hard-instruct" in ids
+    view = httpx.get(f"{ready.base_url}/mixes/index/lmsys-vision", headers={"authorization": f"Bearer {DEV_KEY}"},
+                     timeout=30).json()
+    candidates = view["resolution"]["candidates"]
+    assert candidates[0]["name"] == "gemini-3-pro" and candidates[0]["price"]["output"] == 12.0
+    assert all({"rank", "score", "price", "available", "model"} <= set(c) for c in candidates)
+
+
+def test_a_new_ranking_changes_the_answering_model(ready: RunningStack, tmp_path: Path) -> None:
+    changed = dict(CODING)
+    changed["gpt-5.1-high"] = {**changed["gpt-5.1-high"], "rating": 2000.0, "rating_q975": 2005.0,
+                               "rating_q025": 1995.0}
+    folder = tmp_path / "lmsys"
+    folder.mkdir()
+    (folder / "arena-catalog_leaderboard-text-style-control.json").write_text(json.dumps({"coding": changed}))
+    result = cli(ready, "refresh", "--source", "lmsys", "--from", str(tmp_path))
+    assert result.returncode == 0 and "lmsys/coding" in result.stdout and "stored" in result.stdout, result.stdout
+    completion = ready.client().chat.completions.create(model="index/lmsys-coding", messages=USER)
+    assert completion.model == "openai/gpt-5.1"
