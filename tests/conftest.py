@@ -31,7 +31,7 @@ def anyio_backend() -> str:
 def demo_server() -> Iterator[DemoProviderServer]:
     catalog = get_catalog()
     known = {name: {m.api_model for m in catalog.by_provider(name)} for name in provider_definitions()}
-    known["local"] = {"m-fast", "m-slow", "m-a", "m-b", "m-c"}
+    known["local"] = {"m-fast", "m-slow", "m-a", "m-b", "m-c", "m-d", "m-judge"}
     server = DemoProviderServer(known_models=known).start()
     yield server
     server.stop()

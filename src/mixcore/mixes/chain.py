@@ -164,6 +164,9 @@ class OpenStream:
     chunks: AsyncIterator[dict[str, Any]]
     state: StreamState
     started: float
+    recorded: bool = False  # a replayed answer whose call is already in the cost record
+    layer: int = 0
+    role: str = "answer"
 
 
 async def stream_first(gateway: Gateway, ctx: RequestContext, candidates: list[Candidate],

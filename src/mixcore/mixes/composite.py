@@ -1,19 +1,346 @@
-"""Synthesis, cascade and vote mixes (built in the synthesis issue)."""
+"""Synthesis (Mixture-of-Agents), cascade (FrugalGPT / AutoMix) and vote (self-consistency) mixes.
+
+Each builds a Plan whose runner makes the intermediate calls and returns the final answer; every
+call lands in the request's cost record with its layer and role.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import asyncio
+import contextlib
+import json
+import re
+import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from mixcore.api.schemas import ChatCompletionRequest
-from mixcore.errors import InvalidRequest
-from mixcore.mixes.definitions import MixDefinition
+from mixcore.errors import AllCandidatesFailed, MixcoreError
+from mixcore.mixes.chain import Candidate, OpenStream, RequestContext, complete_first, record_call, stream_first
+from mixcore.mixes.definitions import CascadeMix, Member, MixDefinition, SynthesisMix, VoteMix
 from mixcore.mixes.plans import Plan
+from mixcore.providers.types import Completion, StreamState, Usage, estimate_tokens, message_text
 
 if TYPE_CHECKING:
     from mixcore.mixes.gateway import Gateway
     from mixcore.mixes.registry import MixRegistry
 
+# Together AI's Mixture-of-Agents aggregate-and-synthesise prompt (Wang et al., 2024).
+MOA_PROMPT = (
+    "You have been provided with a set of responses from various models to the latest user query. Your task is to "
+    "synthesize these responses into a single, high-quality response. It is crucial to critically evaluate the "
+    "information provided in these responses, recognizing that some of it may be biased or incorrect. Your "
+    "response should not simply replicate the given answers but should offer a refined, accurate, and "
+    "comprehensive reply to the instruction. Ensure your response is well-structured, coherent, and adheres to "
+    "the highest standards of accuracy and reliability.\n\nResponses from models:")
+JUDGE_PROMPT = (
+    "You are grading an answer. Given the conversation and the candidate answer below, rate how correct, "
+    "complete and helpful the answer is. Reply with only a number between 0 and 1.\n\nConversation:\n{question}"
+    "\n\nCandidate answer:\n{answer}")
+
+
+def with_references(messages: list[dict[str, Any]], prompt: str, answers: list[str]) -> list[dict[str, Any]]:
+    """The MoA way: the synthesis instruction and the numbered answers join the system message."""
+    references = prompt + "".join(f"\n{i}. {answer}" for i, answer in enumerate(answers, 1))
+    system = [m for m in messages if m.get("role") in ("system", "developer")]
+    rest = [m for m in messages if m.get("role") not in ("system", "developer")]
+    if system:
+        first = system[0]
+        content = first.get("content")
+        text = content if isinstance(content, str) else message_text([first])
+        return [{**first, "content": f"{text}\n\n{references}"}, *system[1:], *rest]
+    return [{"role": "system", "content": references}, *rest]
+
+
+def member_params(params: dict[str, Any], member: Member, messages: list[dict[str, Any]] | None = None,
+                  ) -> dict[str, Any]:
+    result = {**params}
+    if messages is not None:
+        result["messages"] = messages
+    if member.system:
+        result["messages"] = [{"role": "system", "content": member.system},
+                              *[m for m in result["messages"] if m.get("role") != "system"]]
+    if member.temperature is not None:
+        result["temperature"] = member.temperature
+    if member.max_tokens is not None:
+        result["max_tokens"] = member.max_tokens
+    return result
+
+
+@dataclass
+class Call:
+    """One member's answer inside a composite mix."""
+
+    member: Member
+    candidate: Candidate
+    completion: Completion
+
+
+async def run_member(gateway: Gateway, registry: MixRegistry, ctx: RequestContext, member: Member,
+                     params: dict[str, Any], *, layer: int, role: str) -> Call:
+    candidates = registry.member_candidates(member.model, gateway)
+    attempts: list[dict[str, Any]] = []
+    candidate, completion = await complete_first(gateway, ctx, candidates, params, what=member.model, layer=layer,
+                                                 role=role, attempts=attempts)
+    return Call(member, candidate, completion)
+
+
+def replay(call: Call) -> OpenStream:
+    """A finished completion as a stream (cascade and vote decide on whole answers)."""
+
+    async def chunks() -> AsyncIterator[dict[str, Any]]:
+        yield {"choices": [{"index": 0, "delta": {"role": "assistant", "content": call.completion.text},
+                            "finish_reason": None}]}
+        finish = (call.completion.body.get("choices") or [{}])[0].get("finish_reason") or "stop"
+        yield {"choices": [{"index": 0, "delta": {}, "finish_reason": finish}]}
+
+    state = StreamState(usage=call.completion.usage, text_parts=[call.completion.text])
+    return OpenStream(call.candidate, chunks(), state, time.monotonic(), recorded=True)
+
+
+# Synthesis -----------------------------------------------------------------------------------------
+
+async def run_layer(gateway: Gateway, registry: MixRegistry, ctx: RequestContext, mix: SynthesisMix,
+                    members: list[Member], params: dict[str, Any], layer: int, min_proposers: int,
+                    straggler: float, info: dict[str, Any]) -> list[Call]:
+    """Proposers run concurrently; once the quorum answered, the rest get at most `straggler` seconds."""
+    started = time.monotonic()
+    tasks = {asyncio.create_task(run_member(gateway, registry, ctx, m, member_params(params, m), layer=layer,
+                                            role="proposer")): m for m in members}
+    answered: list[Call] = []
+    errors: list[str] = []
+    pending: set[asyncio.Task[Call]] = set(tasks)
+    quorum_at: float | None = None
+    while pending:
+        remaining = ctx.remaining()
+        timeout = remaining if quorum_at is None else min(remaining, quorum_at + straggler - time.monotonic())
+        if timeout <= 0:
+            break
+        done, pending = await asyncio.wait(pending, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        if not done:
+            break
+        for task in done:
+            try:
+                answered.append(task.result())
+            except (Exception, asyncio.CancelledError) as error:
+                errors.append(f"{tasks[task].model}: {getattr(error, 'message', error)}")
+        if quorum_at is None and len(answered) >= min_proposers:
+            quorum_at = time.monotonic()
+    for task in pending:
+        task.cancel()
+    dropped = []
+    for task in pending:
+        member = tasks[task]
+        with contextlib.suppress(asyncio.CancelledError, MixcoreError):
+            await task
+        # The provider may bill the prompt of a call cut off mid-way: record it, estimated, never drop it.
+        prompt = estimate_tokens(message_text(params.get("messages") or []))
+        candidate = registry.member_candidates(member.model, gateway)[0]
+        record_call(gateway, ctx, candidate, usage=Usage(prompt_tokens=prompt, estimated=True),
+                    latency_ms=(time.monotonic() - started) * 1000, outcome="cancelled", error="straggler",
+                    layer=layer, role="proposer")
+        dropped.append(member.model)
+    # Keep the members' order, not the order of arrival: answers are numbered for the next layer.
+    order = {id(m): i for i, m in enumerate(members)}
+    answered.sort(key=lambda c: order[id(c.member)])
+    info.setdefault("layers", []).append({"layer": layer, "answered": [c.candidate.model_id for c in answered],
+                                          "failed": errors, "dropped_stragglers": dropped})
+    if len(answered) < min_proposers:
+        raise AllCandidatesFailed(f"{mix.id}: layer {layer} got {len(answered)} answers, fewer than the quorum of "
+                                  f"{min_proposers} ({'; '.join(errors) or 'stragglers dropped'}).",
+                                  status=503, attempts=[{"layer": layer, "errors": errors, "dropped": dropped}])
+    return answered
+
+
+
+def synthesis_runners(mix: SynthesisMix, request: ChatCompletionRequest, registry: MixRegistry,
+                      gateway: Gateway, info: dict[str, Any]) -> tuple[Any, Any]:
+    overrides = request.mix
+    min_proposers = (overrides.min_proposers if overrides and overrides.min_proposers else mix.min_proposers)
+    straggler = (overrides.straggler_seconds if overrides and overrides.straggler_seconds is not None
+                 else mix.straggler_seconds)
+    prompt = mix.synthesis_prompt or MOA_PROMPT
+
+    async def proposals(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        messages = params["messages"]
+        layer_params = dict(params)
+        for index, layer in enumerate(mix.layers, 1):
+            quorum = min(layer.min_proposers or min_proposers, len(layer.proposers))
+            calls = await run_layer(gateway, registry, ctx, mix, layer.proposers, layer_params, index, quorum,
+                                    straggler, info)
+            answers = [c.completion.text for c in calls]
+            if request.include_proposals:
+                info.setdefault("proposals", []).extend(
+                    {"layer": index, "model": c.candidate.model_id, "content": c.completion.text} for c in calls)
+            layer_params = {**params, "messages": with_references(messages, prompt, answers)}
+        return layer_params
+
+    def aggregator_candidates() -> list[Candidate]:
+        candidates: list[Candidate] = []
+        for member in mix.aggregator:
+            candidates += [c for c in registry.member_candidates(member.model, gateway) if c not in candidates]
+        return candidates
+
+    def aggregator_params(final: dict[str, Any]) -> dict[str, Any]:
+        first = mix.aggregator[0]
+        return member_params(final, Member(model=first.model, temperature=first.temperature,
+                                           max_tokens=first.max_tokens))
+
+    async def run(gw: Gateway, ctx: RequestContext, params: dict[str, Any]) -> tuple[Candidate, Completion]:
+        final = aggregator_params(await proposals(ctx, params))
+        return await complete_first(gw, ctx, aggregator_candidates(), final, what=f"{mix.id} aggregator",
+                                    layer=len(mix.layers) + 1, role="aggregator")
+
+    async def run_stream(gw: Gateway, ctx: RequestContext, params: dict[str, Any]) -> OpenStream:
+        final = aggregator_params(await proposals(ctx, params))
+        opened = await stream_first(gw, ctx, aggregator_candidates(), final, what=f"{mix.id} aggregator")
+        opened.layer, opened.role = len(mix.layers) + 1, "aggregator"
+        return opened
+
+    return run, run_stream
+
+
+# Cascade -------------------------------------------------------------------------------------------
+
+SCORE = re.compile(r"(?<![\d.])(1(?:\.0+)?|0(?:\.\d+)?|\.\d+)(?!\.?\d)")
+
+
+def parse_score(text: str) -> float | None:
+    found = SCORE.search(text.strip())
+    return float(found.group(1)) if found else None
+
+
+def cascade_runner(mix: CascadeMix, request: ChatCompletionRequest, registry: MixRegistry, gateway: Gateway,
+                   info: dict[str, Any]) -> Any:
+    async def judge(ctx: RequestContext, params: dict[str, Any], step_index: int, call: Call) -> float:
+        judge_member = mix.judge or call.member
+        question = message_text(params["messages"])
+        prompt = [{"role": "user", "content": JUDGE_PROMPT.format(question=question, answer=call.completion.text)}]
+        judge_params = {"messages": prompt, "temperature": judge_member.temperature if judge_member.temperature
+                        is not None else (0.7 if mix.judge_samples > 1 else 0.0), "max_tokens": 10}
+        results = await asyncio.gather(*(run_member(gateway, registry, ctx, judge_member, judge_params,
+                                                    layer=step_index, role="judge")
+                                         for _ in range(mix.judge_samples)), return_exceptions=True)
+        scores = [parse_score(r.completion.text) for r in results if isinstance(r, Call)]
+        valid = [s for s in scores if s is not None]
+        return sum(valid) / len(valid) if valid else 0.0
+
+    def price_of(member: Member) -> float:
+        try:
+            candidate = registry.member_candidates(member.model, gateway)[0]
+        except MixcoreError:
+            return 0.0
+        model = gateway.catalog.get(candidate.model_id)
+        return model.price.output if model and model.price else 0.0
+
+    async def run(gw: Gateway, ctx: RequestContext, params: dict[str, Any]) -> tuple[Candidate, Completion]:
+        decisions: list[dict[str, Any]] = info.setdefault("steps", [])
+        last_error: MixcoreError | None = None
+        for index, step in enumerate(mix.steps, 1):
+            final = index == len(mix.steps)
+            try:
+                call = await run_member(gw, registry, ctx, step.model, member_params(params, step.model),
+                                        layer=index, role="answer")
+            except MixcoreError as error:
+                decisions.append({"step": index, "model": step.model.model, "decision": "failed",
+                                  "error": error.message[:200]})
+                last_error = error
+                continue
+            if final:
+                decisions.append({"step": index, "model": call.candidate.model_id, "decision": "accept (last step)"})
+                return call.candidate, call.completion
+            score = await judge(ctx, params, index, call)
+            delta = max(0.0, price_of(mix.steps[index].model) - price_of(step.model))
+            threshold = max(0.0, step.threshold - mix.cost_lambda * delta)
+            accepted = score >= threshold
+            decisions.append({"step": index, "model": call.candidate.model_id, "score": round(score, 4),
+                              "threshold": round(threshold, 4), "decision": "accept" if accepted else "escalate"})
+            if accepted:
+                return call.candidate, call.completion
+        raise last_error or AllCandidatesFailed(f"{mix.id}: no step answered", status=502, attempts=decisions)
+
+    return run
+
+
+# Vote ----------------------------------------------------------------------------------------------
+
+ANSWER_IS = re.compile(r"(?:final answer|answer)\s*(?:is|:)\s*\**\s*([^\n]+)", re.I)
+CHOICE = re.compile(r"^\(?([A-Ea-e])[\).:]?$")
+NUMBER = re.compile(r"-?\d[\d,]*(?:\.\d+)?")
+
+
+def normalise_answer(text: str) -> str:
+    """The comparable final answer: after 'answer is', else the last line; numbers and choices canonical."""
+    found = ANSWER_IS.findall(text)
+    candidate = found[-1] if found else (text.strip().splitlines() or [""])[-1]
+    candidate = re.sub(r"\\boxed\{([^}]*)\}", r"\1", candidate).strip().strip("*").strip()
+    candidate = candidate.rstrip(".!").strip()
+    choice = CHOICE.match(candidate)
+    if choice:
+        return choice.group(1).upper()
+    numbers = NUMBER.findall(candidate)
+    if len(numbers) == 1 and len(candidate) <= len(numbers[0]) + 12:
+        value = float(numbers[0].replace(",", ""))
+        return str(int(value)) if value.is_integer() else repr(value)
+    return re.sub(r"\s+", " ", re.sub(r"[^\w\s]", "", candidate.lower())).strip()
+
+
+def vote_runner(mix: VoteMix, request: ChatCompletionRequest, registry: MixRegistry, gateway: Gateway,
+                info: dict[str, Any]) -> Any:
+    samples = request.mix.n if request.mix and request.mix.n else mix.samples
+
+    async def run(gw: Gateway, ctx: RequestContext, params: dict[str, Any]) -> tuple[Candidate, Completion]:
+        voters = [mix.voters[i % len(mix.voters)] for i in range(samples)]
+        results = await asyncio.gather(*(run_member(gw, registry, ctx, v, member_params(params, v), layer=1,
+                                                    role="voter") for v in voters), return_exceptions=True)
+        calls = [(i, r) for i, r in enumerate(results) if isinstance(r, Call)]
+        if not calls:
+            errors = [getattr(r, "message", str(r)) for r in results]
+            raise AllCandidatesFailed(f"{mix.id}: every voter failed ({'; '.join(errors)[:300]})", status=502,
+                                      attempts=[{"errors": errors}])
+        normalised = [(i, call, normalise_answer(call.completion.text)) for i, call in calls]
+        counts = Counter(answer for _, _, answer in normalised)
+        best = max(counts.values())
+        # Ties go to the answer of the highest-ranked voter (the voters' order in the definition).
+        rank = {id(v): r for r, v in enumerate(mix.voters)}
+        _, winner, answer = min(((i, c, a) for i, c, a in normalised if counts[a] == best),
+                                           key=lambda item: (rank[id(item[1].member)], item[0]))
+        info.update(votes=[{"model": c.candidate.model_id, "answer": a} for _, c, a in normalised],
+                    winner=answer, agreement=round(best / len(normalised), 4), samples=samples,
+                    answered=len(normalised))
+        return winner.candidate, winner.completion
+
+    return run
+
+
+def single_call_stream(runner: Any) -> Any:
+    async def run_stream(gw: Gateway, ctx: RequestContext, params: dict[str, Any]) -> OpenStream:
+        candidate, completion = await runner(gw, ctx, params)
+        return replay(Call(Member(model=candidate.model_id), candidate, completion))
+
+    return run_stream
+
 
 def composite_plan(mix: MixDefinition, request: ChatCompletionRequest, registry: MixRegistry,
                    gateway: Gateway) -> Plan:
-    raise InvalidRequest(f"{mix.id} is a {mix.kind} mix, which this deployment does not run yet.", param="model")
+    info: dict[str, Any] = {}
+    if isinstance(mix, SynthesisMix):
+        run, run_stream = synthesis_runners(mix, request, registry, gateway, info)
+    elif isinstance(mix, CascadeMix):
+        run = cascade_runner(mix, request, registry, gateway, info)
+        run_stream = single_call_stream(run)
+    elif isinstance(mix, VoteMix):
+        run = vote_runner(mix, request, registry, gateway, info)
+        run_stream = single_call_stream(run)
+    else:  # pragma: no cover - index mixes never reach here
+        raise TypeError(mix.kind)
+    return Plan(kind=mix.kind, mix_id=mix.id, candidates=[], info=info, defaults=dict(mix.defaults), runner=run,
+                stream_runner=run_stream)
+
+
+def describe_calls(ctx: RequestContext) -> list[dict[str, Any]]:
+    return [json.loads(line.model_dump_json(include={"layer", "role", "provider", "model", "outcome", "error",
+                                                     "prompt_tokens", "completion_tokens", "cost_usd",
+                                                     "latency_ms"})) for line in ctx.calls]

@@ -108,6 +108,10 @@ class Gateway:
 
     def mix_info(self, plan: Plan, ctx: RequestContext) -> dict[str, Any]:
         info: dict[str, Any] = {"id": plan.mix_id, "kind": plan.kind, **plan.info, "attempts": ctx.attempts}
+        if plan.runner is not None:
+            from mixcore.mixes.composite import describe_calls
+
+            info["calls"] = describe_calls(ctx)
         if plan.skipped:
             info["skipped"] = plan.skipped
         return info
@@ -186,9 +190,10 @@ class Gateway:
         except UpstreamError as exc:
             error = exc
         latency = (time.monotonic() - opened.started) * 1000
-        record_call(self, ctx, opened.candidate, usage=opened.state.usage, latency_ms=latency,
-                    outcome="error" if error else "ok", error=error.kind if error else None,
-                    retries=opened.state.retries)
+        if not opened.recorded:
+            record_call(self, ctx, opened.candidate, usage=opened.state.usage, latency_ms=latency,
+                        outcome="error" if error else "ok", error=error.kind if error else None,
+                        retries=opened.state.retries, layer=opened.layer, role=opened.role)
         record = self._record(ctx, plan, model, stream=True, status=502 if error else 200, started=started)
         result.headers = self.headers(plan, ctx, model, record)
         result.record = record

