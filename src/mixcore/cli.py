@@ -139,6 +139,28 @@ def cmd_mixes(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_costs(args: argparse.Namespace) -> int:
+    import boto3
+
+    from mixcore.costs.report import read_records, summarise
+    from mixcore.settings import get_settings
+
+    bucket = args.bucket or get_settings().cost_bucket_name
+    print(f"Reading cost records from s3://{bucket}/ ...", file=sys.stderr, flush=True)
+    records = list(read_records(boto3.client("s3"), bucket))
+    rows = summarise(records, args.by, args.since)
+    for row in rows:
+        row["cost_usd"] = f"{row['cost_usd']:.6f}"
+    columns = [args.by, "requests", "calls", "prompt_tokens", "completion_tokens", "cost_usd"]
+    if args.by == "model":
+        columns.remove("requests")
+    _print_table(rows, columns)
+    total = sum(r["cost_usd"] for r in records if not args.since or r["time"][:10] >= args.since)
+    print(f"total: {len([r for r in records if not args.since or r['time'][:10] >= args.since])} requests, "
+          f"${total:.6f}")
+    return 0
+
+
 def cmd_catalog(args: argparse.Namespace) -> int:
     from mixcore.catalog.build import write_catalog
 
@@ -179,6 +201,12 @@ def build_parser() -> argparse.ArgumentParser:
     mixes.add_argument("--file", help="with put: a JSON mix definition (or a list of them)")
     mixes.add_argument("--overwrite", action="store_true", help="with seed: replace stored defaults")
     mixes.set_defaults(func=cmd_mixes)
+
+    costs = sub.add_parser("costs", help="summarise the cost records in S3")
+    costs.add_argument("--since", help="YYYY-MM-DD")
+    costs.add_argument("--by", choices=["day", "key", "mix", "model"], default="day")
+    costs.add_argument("--bucket", help="the cost bucket (default: MIXCORE_COST_BUCKET_NAME)")
+    costs.set_defaults(func=cmd_costs)
 
     catalog = sub.add_parser("catalog", help="rebuild the model catalog from the price and leaderboard data")
     catalog.add_argument("action", choices=["build"])

@@ -44,7 +44,13 @@ def get_cost_sink() -> CostSink:
     if _sink is None:
         with _lock:
             if _sink is None:
-                _sink = MemorySink()
+                settings = get_settings()
+                if settings.cost_stream_name:
+                    from mixcore.costs.firehose import FirehoseSink
+
+                    _sink = FirehoseSink(settings.cost_stream_name, settings.cost_bucket_name)
+                else:
+                    _sink = MemorySink()
     return _sink
 
 

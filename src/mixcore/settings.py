@@ -15,7 +15,7 @@ class Settings(BaseSettings):
 
     table_name: str = "mixcore-table"  # the local stack's name; deployed functions get it from template.yaml
     cost_stream_name: str = ""
-    cost_bucket_name: str = ""
+    cost_bucket_name: str = "mixcore-costbucket"  # the local stack's name; deployed functions get it from the template
     provider_secret_id: str = ""
     secret_max_age_seconds: int = 300
     upstream_timeout_seconds: float = 60.0

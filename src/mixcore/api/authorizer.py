@@ -25,4 +25,9 @@ def authorize(event: dict[str, Any]) -> dict[str, Any]:
     if record is None or not verify(token, record):
         reason = "This API key has been revoked." if record is not None else "Incorrect API key provided."
         return {"isAuthorized": True, "context": {"key_id": "", "reason": reason}}
-    return {"isAuthorized": True, "context": {"key_id": record.key_id, "key_name": record.name}}
+    context: dict[str, Any] = {"key_id": record.key_id, "key_name": record.name}
+    if record.monthly_budget_usd is not None:
+        context["budget_usd"] = record.monthly_budget_usd
+    if record.requests_per_minute:
+        context["rpm"] = record.requests_per_minute
+    return {"isAuthorized": True, "context": context}

@@ -7,9 +7,10 @@ import json
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
 from mixcore import runtime
-from mixcore.api.resolver import caller_key_id, new_resolver
+from mixcore.api.resolver import caller_key_id, caller_limits, new_resolver
 from mixcore.api.schemas import ChatCompletionRequest
-from mixcore.container import get_cost_sink, get_gateway
+from mixcore.container import get_cost_sink, get_gateway, get_store
+from mixcore.costs.limits import check_before_call, record_spend
 from mixcore.mixes.gateway import StreamResult
 
 
@@ -24,16 +25,25 @@ def build_chat_app() -> APIGatewayHttpResolver:
     @app.post("/v1/chat/completions")
     def chat_completions(body: ChatCompletionRequest) -> Response[str]:
         key_id = caller_key_id(app)
+        budget, rpm = caller_limits(app)
+        limited = budget is not None or rpm is not None
+        if limited:
+            check_before_call(get_store(), key_id, monthly_budget_usd=budget, requests_per_minute=rpm)
         gateway = get_gateway()
+        record = None
         try:
             if body.stream:
                 result = runtime.run(gateway.stream(body, key_id))
                 text = runtime.run(_drain(result))
+                record = result.record
                 headers = {**result.headers, "cache-control": "no-cache"}
                 return Response(200, "text/event-stream", text, headers=headers)
             answer = runtime.run(gateway.complete(body, key_id))
+            record = answer.record
             return Response(200, "application/json", json.dumps(answer.body), headers=answer.headers)
         finally:
             get_cost_sink().flush()
+            if limited and record is not None:
+                record_spend(get_store(), key_id, record.cost_usd)
 
     return app

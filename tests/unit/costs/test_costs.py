@@ -1,0 +1,126 @@
+"""Pricing arithmetic on the real price data, Firehose delivery that loses nothing, budgets and rate limits."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from mixcore.catalog import get_catalog
+from mixcore.catalog.models import Price
+from mixcore.costs.firehose import FirehoseSink
+from mixcore.costs.limits import check_before_call, record_spend
+from mixcore.costs.pricing import call_cost, price_of
+from mixcore.costs.records import CallLine, CostRecord
+from mixcore.costs.report import read_records, summarise
+from mixcore.errors import BudgetExceeded, RateLimited
+from mixcore.providers.types import Usage
+from mixcore.store.memory import MemoryStore
+from tests.conftest import FIXTURES
+
+MODELSDEV = json.loads((FIXTURES / "pricing" / "modelsdev_api_2026-04-04.json").read_text())
+
+
+def test_cost_from_the_real_price_table_with_cached_tokens() -> None:
+    cost = MODELSDEV["anthropic"]["models"]["claude-sonnet-4-5"]["cost"]
+    assert (cost["input"], cost["output"], cost["cache_read"]) == (3, 15, 0.3)
+    price, note = price_of(get_catalog().get("anthropic/claude-sonnet-4-5"))
+    assert note is None
+    usage = Usage(prompt_tokens=10_000, completion_tokens=2_000, cached_tokens=4_000)
+    # 6,000 fresh input × $3 + 4,000 cached × $0.30 + 2,000 output × $15, per 1M tokens.
+    assert call_cost(price, usage) == pytest.approx((6_000 * 3 + 4_000 * 0.3 + 2_000 * 15) / 1e6)
+
+
+def test_cached_tokens_without_a_cache_price_cost_the_input_price() -> None:
+    assert call_cost(Price(input=2.0, output=8.0), Usage(prompt_tokens=1000, cached_tokens=500,
+                                                         completion_tokens=0)) == pytest.approx(0.002)
+
+
+def test_unknown_price_is_none_with_a_reason_never_zero() -> None:
+    price, note = price_of(get_catalog().get("local/not-in-catalog"))
+    assert price is None and note == "model not in catalog"
+    assert call_cost(None, Usage(prompt_tokens=5, completion_tokens=5)) is None
+
+
+def record(request_id: str, cost: float, mix: str | None = None, key: str = "key_a") -> CostRecord:
+    line = CallLine(provider="openai", model="openai/gpt-4o", prompt_tokens=10, completion_tokens=5, cost_usd=cost)
+    return CostRecord(request_id=request_id, time="2026-11-22T10:00:00+00:00", key_id=key, mix_id=mix,
+                      calls=[line]).finalise()
+
+
+class FlakyFirehose:
+    """Fails every entry whose position is in `fail`, `rounds` times; or raises outright."""
+
+    def __init__(self, fail: set[int] | None = None, rounds: int = 1, outage: bool = False) -> None:
+        self.fail, self.rounds, self.outage = fail or set(), rounds, outage
+        self.batches: list[list[bytes]] = []
+
+    def put_record_batch(self, DeliveryStreamName: str, Records: list[dict[str, bytes]]) -> dict[str, Any]:
+        if self.outage:
+            from botocore.exceptions import EndpointConnectionError
+
+            raise EndpointConnectionError(endpoint_url="https://firehose.us-east-1.amazonaws.com")
+        self.batches.append([r["Data"] for r in Records])
+        failing = self.fail if len(self.batches) <= self.rounds else set()
+        responses = [{"ErrorCode": "ServiceUnavailableException"} if i in failing else {"RecordId": str(i)}
+                     for i in range(len(Records))]
+        return {"FailedPutCount": sum(1 for r in responses if "ErrorCode" in r), "RequestResponses": responses}
+
+
+@pytest.fixture
+def s3() -> Any:
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket="costs-bucket")
+        yield client
+
+
+def test_failed_entries_are_retried_until_delivered(s3: Any) -> None:
+    firehose = FlakyFirehose(fail={1, 3}, rounds=1)
+    sink = FirehoseSink("stream", "costs-bucket", firehose=firehose, s3=s3)
+    for i in range(5):
+        sink.add(record(f"r{i}", 0.01))
+    sink.flush()
+    assert len(firehose.batches) == 2 and len(firehose.batches[1]) == 2
+    assert sink.stats["delivered"] == 5
+    assert "Contents" not in s3.list_objects_v2(Bucket="costs-bucket")
+
+
+def test_a_firehose_outage_loses_no_record(s3: Any) -> None:
+    sink = FirehoseSink("stream", "costs-bucket", firehose=FlakyFirehose(outage=True), s3=s3)
+    for i in range(3):
+        sink.add(record(f"r{i}", 0.25))
+    sink.flush()
+    assert sink.stats["fallback"] == 3
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket="costs-bucket")["Contents"]]
+    assert len(keys) == 1 and keys[0].startswith("failed/dt=")
+    stored = list(read_records(s3, "costs-bucket"))
+    assert sorted(r["request_id"] for r in stored) == ["r0", "r1", "r2"]
+    assert sum(r["cost_usd"] for r in stored) == pytest.approx(0.75)
+
+
+def test_summaries_add_up_to_the_records() -> None:
+    records = [json.loads(record(f"r{i}", c, mix=m).model_dump_json())
+               for i, (c, m) in enumerate([(0.1, "index/a"), (0.2, None), (0.3, "index/a")])]
+    by_mix = {row["mix"]: row for row in summarise(records, "mix")}
+    assert by_mix["index/a"]["cost_usd"] == pytest.approx(0.4) and by_mix["index/a"]["requests"] == 2
+    assert by_mix["(direct)"]["cost_usd"] == pytest.approx(0.2)
+    by_model = summarise(records, "model")
+    assert by_model[0]["calls"] == 3 and by_model[0]["cost_usd"] == pytest.approx(0.6)
+
+
+def test_rate_limit_and_budget() -> None:
+    store = MemoryStore()
+    for _ in range(3):
+        check_before_call(store, "key_a", monthly_budget_usd=None, requests_per_minute=3)
+    with pytest.raises(RateLimited):
+        check_before_call(store, "key_a", monthly_budget_usd=None, requests_per_minute=3)
+    check_before_call(store, "key_b", monthly_budget_usd=1.0, requests_per_minute=None)
+    record_spend(store, "key_b", 0.6)
+    record_spend(store, "key_b", 0.4)
+    with pytest.raises(BudgetExceeded) as over:
+        check_before_call(store, "key_b", monthly_budget_usd=1.0, requests_per_minute=None)
+    assert over.value.status == 402
