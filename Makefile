@@ -40,6 +40,7 @@ unit: $(STAMP)
 iac: $(STAMP) $(SAM_STAMP)
 	$(BIN)/cfn-lint template.yaml
 	$(SAM_VENV)/bin/sam validate --lint --template template.yaml
+	$(BIN)/checkov -f template.yaml --framework cloudformation --compact --quiet --skip-download
 
 test: lint iac unit
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
+from mixcore import __version__
 from mixcore.api.resolver import caller_key_id, new_resolver
 from mixcore.container import get_gateway, get_store
 from mixcore.errors import InvalidRequest, NotFound
@@ -27,7 +29,26 @@ def model_list() -> list[dict[str, Any]]:
 
 
 def build_catalog_app() -> APIGatewayHttpResolver:
-    app = new_resolver()
+    app = register_catalog_routes(new_resolver())
+
+    @app.get("/openapi.json")
+    def openapi() -> Response[str]:
+        return Response(200, "application/json", openapi_document())
+
+    return app
+
+
+@lru_cache(maxsize=1)
+def openapi_document() -> str:
+    """The OpenAPI document Powertools generates from every route and pydantic model of the API."""
+    from mixcore.api.chat import register_chat_routes
+
+    everything = register_catalog_routes(register_chat_routes(new_resolver()))
+    return everything.get_openapi_json_schema(title="Mixcore", version=__version__,
+                                              description="OpenAI-compatible API serving LLM mixes.")
+
+
+def register_catalog_routes(app: APIGatewayHttpResolver) -> APIGatewayHttpResolver:
 
     @app.get("/v1/models")
     def list_models() -> Response[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 
@@ -11,7 +12,9 @@ from mixcore.api.resolver import caller_key_id, caller_limits, new_resolver
 from mixcore.api.schemas import ChatCompletionRequest
 from mixcore.container import get_cost_sink, get_gateway, get_store
 from mixcore.costs.limits import check_before_call, record_spend
+from mixcore.errors import MixcoreError
 from mixcore.mixes.gateway import StreamResult
+from mixcore.observability import emit_request_metrics, emit_sink_metrics
 
 
 async def _drain(result: StreamResult) -> str:
@@ -20,7 +23,10 @@ async def _drain(result: StreamResult) -> str:
 
 
 def build_chat_app() -> APIGatewayHttpResolver:
-    app = new_resolver()
+    return register_chat_routes(new_resolver())
+
+
+def register_chat_routes(app: APIGatewayHttpResolver) -> APIGatewayHttpResolver:
 
     @app.post("/v1/chat/completions")
     def chat_completions(body: ChatCompletionRequest) -> Response[str]:
@@ -31,18 +37,28 @@ def build_chat_app() -> APIGatewayHttpResolver:
             check_before_call(get_store(), key_id, monthly_budget_usd=budget, requests_per_minute=rpm)
         gateway = get_gateway()
         record = None
+        status = 500
+        started = time.monotonic()
         try:
             if body.stream:
                 result = runtime.run(gateway.stream(body, key_id))
                 text = runtime.run(_drain(result))
                 record = result.record
                 headers = {**result.headers, "cache-control": "no-cache"}
+                status = 200
                 return Response(200, "text/event-stream", text, headers=headers)
             answer = runtime.run(gateway.complete(body, key_id))
             record = answer.record
+            status = 200
             return Response(200, "application/json", json.dumps(answer.body), headers=answer.headers)
+        except MixcoreError as error:
+            status = error.status
+            raise
         finally:
-            get_cost_sink().flush()
+            sink = get_cost_sink()
+            sink.flush()
+            emit_request_metrics(record, status=status, latency_ms=(time.monotonic() - started) * 1000)
+            emit_sink_metrics(getattr(sink, "stats", None))
             if limited and record is not None:
                 record_spend(get_store(), key_id, record.cost_usd)
 

@@ -22,6 +22,7 @@ from mixcore.providers.errors import (
     error_for_status,
     error_message_from_body,
     parse_retry_after,
+    redact,
 )
 from mixcore.providers.openai_compat import OpenAIProtocol
 from mixcore.providers.types import Completion, StreamState, Usage, estimate_tokens, message_text
@@ -70,7 +71,7 @@ class ProviderClient:
         except ValueError:
             body = None
         text = raw[:500].decode("utf-8", "replace")
-        message = error_message_from_body(body, text or f"HTTP {response.status_code}")
+        message = redact(error_message_from_body(body, text or f"HTTP {response.status_code}"), provider.api_key)
         return error_for_status(response.status_code, message, provider=provider.name, model=model,
                                 retry_after=parse_retry_after(response.headers.get("retry-after")))
 
@@ -116,7 +117,8 @@ class ProviderClient:
         except ValueError as exc:
             raise UpstreamInvalidResponse(f"response is not JSON: {bytes(raw[:80])!r}") from exc
         if isinstance(payload, dict) and "error" in payload and "choices" not in payload and "content" not in payload:
-            raise error_for_status(502, error_message_from_body(payload, "error body with status 200"),
+            raise error_for_status(502, redact(error_message_from_body(payload, "error body with status 200"),
+                                              provider.api_key),
                                    provider=provider.name, model=model)
         completion, usage = protocol.parse_completion(payload)
         if usage is None:

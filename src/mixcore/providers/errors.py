@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 CONTEXT_LENGTH_MARKERS = (
@@ -20,6 +21,7 @@ class UpstreamError(Exception):
 
     def __init__(self, message: str, *, provider: str = "", model: str = "", status: int | None = None,
                  retry_after: float | None = None) -> None:
+        message = redact(message)
         super().__init__(message)
         self.message = message
         self.provider = provider
@@ -98,6 +100,19 @@ class ProviderNotConfigured(UpstreamError):
 class ProviderCoolingDown(UpstreamError):
     kind = "cooling_down"
     client_status = 503
+
+
+# Shapes of API keys that providers echo back in their error messages ("Incorrect API key provided: sk-...").
+_KEY_SHAPES = re.compile(r"\b(sk-[A-Za-z0-9_\-]{6,}|xai-[A-Za-z0-9_\-]{6,}|AIza[A-Za-z0-9_\-]{20,}|gsk_[A-Za-z0-9]{10,}"
+                         r"|mx-[A-Za-z0-9_\-]{10,})")
+
+
+def redact(text: str, *secrets: str) -> str:
+    """The text with every given secret and anything shaped like an API key replaced."""
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "[redacted]")
+    return _KEY_SHAPES.sub("[redacted]", text)
 
 
 def parse_retry_after(value: str | None) -> float | None:
