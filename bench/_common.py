@@ -46,3 +46,43 @@ def percentiles(values: list[float]) -> dict[str, float]:
         return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
     return {"p50": statistics.median(ordered), "p95": pick(0.95), "p99": pick(0.99)}
+
+
+def quiet_powertools() -> None:
+    """No X-Ray daemon and no EMF on stdout while benchmarking (they would measure the terminal)."""
+    import os
+
+    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+    os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+
+
+def local_api(gateway: Gateway, store: MemoryStore) -> Any:
+    """The real handlers behind the local HttpApi, on the given gateway and store."""
+    from pathlib import Path
+
+    from mixcore import container
+    from mixcore.local.http_api import LocalHttpApi
+    from mixcore.local.template import Template
+
+    container.set_store(store)
+    container.set_gateway(gateway)
+    container._sink = gateway.cost_sink
+    api = LocalHttpApi(Template.load(Path(__file__).resolve().parents[1] / "template.yaml"))
+    api.load_all()
+    return api
+
+
+def dev_key(store: MemoryStore) -> str:
+    from mixcore.auth.keys import new_key
+
+    key, record = new_key("bench")
+    store.put_key(record)
+    return key
+
+
+def ranking_of(names: list[str], source: str = "lmsys", category: str = "coding") -> dict[str, Any]:
+    entries = [{"rank": i + 1, "name": n, "score": 1500.0 - i} for i, n in enumerate(names)]
+    return {"source": source, "category": category, "entries": entries, "fetched_at": "2026-11-22T00:00:00+00:00",
+            "data_date": "2026-11-22", "content_hash": "bench", "metric": "arena score"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -29,6 +30,9 @@ def emit_request_metrics(record: CostRecord | None, *, status: int, latency_ms: 
     # Per-mix figures get their own dimension set; the rest stay on the service dimension that alarms use.
     from aws_lambda_powertools.metrics import single_metric
 
+    if _metrics_disabled():
+        return
+
     mix = record.mix_id or "direct"
     for name, unit, value in (("MixLatency", MetricUnit.Milliseconds, latency_ms),
                               ("MixCostUSD", MetricUnit.Count, record.cost_usd)):
@@ -51,6 +55,11 @@ def emit_request_metrics(record: CostRecord | None, *, status: int, latency_ms: 
     for call in failed:
         logger.info("upstream call failed", extra={"provider": call.provider, "model": call.model,
                                                    "error": call.error, "layer": call.layer, "role": call.role})
+
+
+def _metrics_disabled() -> bool:
+    # single_metric does not honour POWERTOOLS_METRICS_DISABLED (the Metrics instance does).
+    return os.environ.get("POWERTOOLS_METRICS_DISABLED", "").lower() in ("1", "true")
 
 
 def emit_sink_metrics(stats: dict[str, int] | None) -> None:
