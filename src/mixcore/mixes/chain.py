@@ -109,6 +109,20 @@ def _client_error(error: UpstreamBadRequest) -> InvalidRequest:
     return InvalidRequest(f"The provider rejected the request: {error.message}", code="upstream_bad_request")
 
 
+def attempt_failed(gateway: Gateway, ctx: RequestContext, candidate: Candidate, error: UpstreamError,
+                   started: float, attempts: list[dict[str, Any]], *, layer: int = 0, role: str = "answer") -> None:
+    """Record a failed attempt; the client's own error ends the chain, a provider's cools it down."""
+    latency = (time.monotonic() - started) * 1000
+    record_call(gateway, ctx, candidate, usage=None, latency_ms=latency, outcome="error", error=error.kind,
+                layer=layer, role=role)
+    attempts.append({**candidate.describe(), "outcome": "error", "error": error.kind, "status": error.status,
+                     "message": error.message[:200], "latency_ms": round(latency)})
+    if isinstance(error, UpstreamBadRequest):
+        raise _client_error(error) from error
+    if not isinstance(error, UpstreamModelNotFound | ContextLengthExceeded):
+        gateway.cooldowns.failed(candidate.provider)
+
+
 def attempt_deadline(gateway: Gateway, ctx: RequestContext, attempt_timeout: float | None) -> float:
     """One candidate may use at most its attempt timeout, so a hang leaves time for the next."""
     return min(ctx.deadline, time.monotonic() + (attempt_timeout or gateway.settings.attempt_timeout_seconds))
@@ -139,15 +153,7 @@ async def complete_first(gateway: Gateway, ctx: RequestContext, candidates: list
                                                        params,
                                                        deadline=attempt_deadline(gateway, ctx, attempt_timeout))
         except UpstreamError as error:
-            latency = (time.monotonic() - started) * 1000
-            record_call(gateway, ctx, candidate, usage=None, latency_ms=latency, outcome="error",
-                        error=error.kind, layer=layer, role=role)
-            attempts.append({**candidate.describe(), "outcome": "error", "error": error.kind,
-                             "status": error.status, "message": error.message[:200], "latency_ms": round(latency)})
-            if isinstance(error, UpstreamBadRequest):
-                raise _client_error(error) from error
-            if not isinstance(error, UpstreamModelNotFound | ContextLengthExceeded):
-                gateway.cooldowns.failed(candidate.provider)
+            attempt_failed(gateway, ctx, candidate, error, started, attempts, layer=layer, role=role)
             errors.append(error)
             continue
         gateway.cooldowns.succeeded(candidate.provider)
@@ -190,14 +196,7 @@ async def stream_first(gateway: Gateway, ctx: RequestContext, candidates: list[C
         except StopAsyncIteration:
             first = None
         except UpstreamError as error:
-            latency = (time.monotonic() - started) * 1000
-            record_call(gateway, ctx, candidate, usage=None, latency_ms=latency, outcome="error", error=error.kind)
-            ctx.attempts.append({**candidate.describe(), "outcome": "error", "error": error.kind,
-                                 "status": error.status, "message": error.message[:200], "latency_ms": round(latency)})
-            if isinstance(error, UpstreamBadRequest):
-                raise _client_error(error) from error
-            if not isinstance(error, UpstreamModelNotFound | ContextLengthExceeded):
-                gateway.cooldowns.failed(candidate.provider)
+            attempt_failed(gateway, ctx, candidate, error, started, ctx.attempts)
             errors.append(error)
             continue
         gateway.cooldowns.succeeded(candidate.provider)

@@ -133,12 +133,15 @@ class Gateway:
             headers["x-mix-model"] = model
         return headers
 
-    async def complete(self, request: ChatCompletionRequest, key_id: str | None) -> ChatResult:
+    def _begin(self, request: ChatCompletionRequest,
+               key_id: str | None) -> tuple[float, Plan, RequestContext, dict[str, Any]]:
         started = time.monotonic()
         self.check_limits(request)
         plan = self.plan(request)
-        ctx = self.new_context(key_id)
-        params = {**plan.defaults, **request.upstream_params()}
+        return started, plan, self.new_context(key_id), {**plan.defaults, **request.upstream_params()}
+
+    async def complete(self, request: ChatCompletionRequest, key_id: str | None) -> ChatResult:
+        started, plan, ctx, params = self._begin(request, key_id)
         try:
             if plan.runner is not None:
                 candidate, completion = await plan.runner(self, ctx, params)
@@ -158,11 +161,7 @@ class Gateway:
 
     async def stream(self, request: ChatCompletionRequest, key_id: str | None) -> StreamResult:
         """Open the stream (falling back before the first chunk); errors before that raise."""
-        started = time.monotonic()
-        self.check_limits(request)
-        plan = self.plan(request)
-        ctx = self.new_context(key_id)
-        params = {**plan.defaults, **request.upstream_params()}
+        started, plan, ctx, params = self._begin(request, key_id)
         try:
             if plan.stream_runner is not None:
                 opened = await plan.stream_runner(self, ctx, params)
