@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -69,3 +71,22 @@ def emit_sink_metrics(stats: dict[str, int] | None) -> None:
 
     metrics.add_metric(name="CostRecordFailures", unit=MetricUnit.Count,
                        value=stats.get("fallback", 0) + stats.get("lost_to_log", 0))
+
+
+@contextlib.asynccontextmanager
+async def upstream_subsegment(provider: str, model: str, role: str) -> AsyncIterator[None]:
+    """An X-Ray subsegment per upstream call, annotated with provider, model, role and outcome.
+
+    Powertools turns the recorder off outside Lambda or with POWERTOOLS_TRACE_DISABLED, and then
+    this is a dummy subsegment.
+    """
+    async with tracer.provider.in_subsegment_async(f"## upstream {provider}") as subsegment:
+        subsegment.put_annotation(key="provider", value=provider)
+        subsegment.put_annotation(key="model", value=model)
+        subsegment.put_annotation(key="role", value=role)
+        try:
+            yield
+        except Exception as error:
+            subsegment.put_annotation(key="outcome", value=getattr(error, "kind", type(error).__name__))
+            raise
+        subsegment.put_annotation(key="outcome", value="ok")

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from mixcore.costs.pricing import call_cost, price_of
 from mixcore.costs.records import CallLine, Outcome
 from mixcore.errors import AllCandidatesFailed, InvalidRequest, ModelNotFound
+from mixcore.observability import upstream_subsegment
 from mixcore.providers.errors import (
     ContextLengthExceeded,
     ProviderCoolingDown,
@@ -149,9 +150,10 @@ async def complete_first(gateway: Gateway, ctx: RequestContext, candidates: list
             break
         started = time.monotonic()
         try:
-            completion = await gateway.client.complete(gateway.providers[candidate.provider], candidate.api_model,
-                                                       params,
-                                                       deadline=attempt_deadline(gateway, ctx, attempt_timeout))
+            async with upstream_subsegment(candidate.provider, candidate.model_id, role):
+                completion = await gateway.client.complete(gateway.providers[candidate.provider],
+                                                           candidate.api_model, params,
+                                                           deadline=attempt_deadline(gateway, ctx, attempt_timeout))
         except UpstreamError as error:
             attempt_failed(gateway, ctx, candidate, error, started, attempts, layer=layer, role=role)
             errors.append(error)

@@ -129,3 +129,21 @@ def test_http_fetch_falls_back_to_the_next_url_group(board_server: str, monkeypa
         "complete", "instruct", "hard-complete", "hard-instruct"}
     latest = store.get_latest("bigcodebench", "complete")
     assert latest is not None and latest["origin"] == f"{board_server}/results.json"
+
+
+def test_hostile_pages_are_refused(tmp_path: Path) -> None:
+    from mixcore.leaderboards import lmsys, seal
+    from mixcore.leaderboards.models import MAX_DOCUMENT_BYTES, FormatError
+
+    scripts = ("<html><body>" + "<script>while(true){fetch('/x')}</script><div><div><span>x</span></div></div>"
+               * 100_000 + "</body></html>").encode()
+    for parser in (lmsys.parse, seal.parse):
+        with pytest.raises(FormatError):
+            parser(Document(origin="https://lmarena.ai/leaderboard/text/overall", data=scripts))
+    folder = tmp_path / "lmsys"
+    folder.mkdir()
+    (folder / "huge.html").write_bytes(b"<html>" + b" " * (MAX_DOCUMENT_BYTES + 1))
+    fetcher = LocalFetcher(tmp_path)
+    report = run(MemoryStore(), fetcher, ["lmsys"])
+    assert report.failed_sources == ["lmsys"]
+    assert any("larger than" in error for error in fetcher.errors)
