@@ -77,3 +77,17 @@ def gateway(settings: Settings, providers: dict[str, ProviderConfig], sink: Memo
     store = MemoryStore()
     install(built, lambda: store)
     return built
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """A short report of the injected provider faults the suite tried and how each ended."""
+    outcomes: dict[str, str] = {}
+    for status in ("passed", "failed"):
+        for report in terminalreporter.stats.get(status, []):
+            nodeid = getattr(report, "nodeid", "")
+            if getattr(report, "when", "") == "call" and "fault" in nodeid and "[" in nodeid:
+                outcomes[nodeid.split("::")[-1]] = status
+    if outcomes:
+        terminalreporter.write_sep("-", f"provider fault suite: {len(outcomes)} injected faults")
+        for name, status in sorted(outcomes.items()):
+            terminalreporter.write_line(f"  {status:<6} {name}")
