@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 
-from mixcore.catalog.models import CatalogFile, CatalogModel, UnmappedName
+from mixcore.catalog.models import CatalogFile, CatalogModel
 
 __all__ = ["Catalog", "CatalogModel", "get_catalog", "normalise_name"]
 
@@ -53,7 +53,3 @@ class Catalog:
 def get_catalog() -> Catalog:
     text = resources.files("mixcore.catalog").joinpath("data/catalog.json").read_text()
     return Catalog.from_file(CatalogFile.model_validate_json(text))
-
-
-def unmapped_entries(catalog: Catalog) -> list[UnmappedName]:
-    return [UnmappedName(name=k, reason=v) for k, v in catalog.unmapped.items()]

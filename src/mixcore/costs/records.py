@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel, Field
 
@@ -56,6 +56,3 @@ class CostRecord(BaseModel):
 
     def to_json_line(self) -> bytes:
         return (self.model_dump_json() + "\n").encode()
-
-    def summary(self) -> dict[str, Any]:
-        return {"cost_usd": self.cost_usd, "complete": self.cost_complete}

@@ -9,7 +9,6 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any
 
 from mixcore.leaderboards import bigcodebench, lmsys, seal
 from mixcore.leaderboards.fetch import Fetcher
@@ -112,8 +111,3 @@ async def refresh(store: RankingStore, fetcher: Fetcher, sources: list[str] | No
         if not ok:
             report.failed_sources.append(source)
     return report
-
-
-def summary(report: Report) -> dict[str, Any]:
-    return {"stored": report.count("stored"), "unchanged": report.count("unchanged"),
-            "rejected": report.count("rejected"), "failed_sources": report.failed_sources}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from typing import Any
 
@@ -104,7 +103,3 @@ class EmbeddedAws:
 
 def put_provider_secret(aws: EmbeddedAws, secret_name: str, keys: dict[str, str]) -> None:
     aws.client("secretsmanager").put_secret_value(SecretId=secret_name, SecretString=json.dumps(keys))
-
-
-def apply_environment(values: dict[str, str]) -> None:
-    os.environ.update(values)

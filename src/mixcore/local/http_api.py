@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import importlib.util
-import json
 import sys
 import time
 import uuid
@@ -189,7 +188,3 @@ class LocalHttpServer(ThreadingHTTPServer):
     @property
     def url(self) -> str:
         return f"http://{self.server_address[0]!s}:{self.server_address[1]}"
-
-
-def json_body(data: bytes) -> Any:
-    return json.loads(data) if data else None

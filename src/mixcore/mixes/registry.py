@@ -44,10 +44,6 @@ class TTLCache:
             self._values[key] = (now + self.ttl, value)
         return value
 
-    def clear(self) -> None:
-        with self._lock:
-            self._values.clear()
-
 
 class MixRegistry:
     """Finds mixes by id and resolves them against the latest stored rankings."""
