@@ -30,18 +30,16 @@ def emit_request_metrics(record: CostRecord | None, *, status: int, latency_ms: 
     if record is None:
         return
     # Per-mix figures get their own dimension set; the rest stay on the service dimension that alarms use.
-    from aws_lambda_powertools.metrics import single_metric
-
-    if _metrics_disabled():
-        return
-
     mix = record.mix_id or "direct"
-    for name, unit, value in (("MixLatency", MetricUnit.Milliseconds, latency_ms),
-                              ("MixCostUSD", MetricUnit.Count, record.cost_usd)):
-        with single_metric(name=name, unit=unit, value=value, namespace=metrics.namespace) as metric:
-            metric.add_dimension(name="Mix", value=mix)
-            if record.model:
-                metric.add_metadata(key="model", value=record.model)
+    if not _metrics_disabled():
+        from aws_lambda_powertools.metrics import single_metric
+
+        for name, unit, value in (("MixLatency", MetricUnit.Milliseconds, latency_ms),
+                                  ("MixCostUSD", MetricUnit.Count, record.cost_usd)):
+            with single_metric(name=name, unit=unit, value=value, namespace=metrics.namespace) as metric:
+                metric.add_dimension(name="Mix", value=mix)
+                if record.model:
+                    metric.add_metadata(key="model", value=record.model)
     failed = [c for c in record.calls if c.outcome == "error"]
     metrics.add_metric(name="UpstreamErrors", unit=MetricUnit.Count, value=len(failed))
     metrics.add_metric(name="Fallbacks", unit=MetricUnit.Count,
