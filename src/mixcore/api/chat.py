@@ -33,13 +33,14 @@ def register_chat_routes(app: APIGatewayHttpResolver) -> APIGatewayHttpResolver:
         key_id = caller_key_id(app)
         budget, rpm = caller_limits(app)
         limited = budget is not None or rpm is not None
-        if limited:
-            check_before_call(get_store(), key_id, monthly_budget_usd=budget, requests_per_minute=rpm)
         gateway = get_gateway()
         record = None
         status = 500
         started = time.monotonic()
         try:
+            # Inside the try, so a 402/429 refusal is counted in the metrics (BudgetBreaches) like any answer.
+            if limited:
+                check_before_call(get_store(), key_id, monthly_budget_usd=budget, requests_per_minute=rpm)
             if body.stream:
                 result = runtime.run(gateway.stream(body, key_id))
                 text = runtime.run(_drain(result))

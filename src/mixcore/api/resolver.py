@@ -43,18 +43,22 @@ def new_resolver() -> APIGatewayHttpResolver:
     return app
 
 
+def _authorizer_context(app: APIGatewayHttpResolver) -> dict[str, Any]:
+    authorizer = (app.current_event.raw_event.get("requestContext") or {}).get("authorizer") or {}
+    context: dict[str, Any] = authorizer.get("lambda") or {}
+    return context
+
+
 def caller_limits(app: APIGatewayHttpResolver) -> tuple[float | None, int | None]:
     """The key's monthly budget and requests per minute, as the authorizer attached them."""
-    authorizer = (app.current_event.raw_event.get("requestContext") or {}).get("authorizer") or {}
-    context = authorizer.get("lambda") or {}
+    context = _authorizer_context(app)
     budget, rpm = context.get("budget_usd"), context.get("rpm")
     return (float(budget) if budget not in (None, "") else None, int(rpm) if rpm not in (None, "") else None)
 
 
 def caller_key_id(app: APIGatewayHttpResolver) -> str:
     """The client key id the authorizer attached; 401 when the authorizer found no valid key."""
-    authorizer = (app.current_event.raw_event.get("requestContext") or {}).get("authorizer") or {}
-    context = authorizer.get("lambda") or {}
+    context = _authorizer_context(app)
     key_id = context.get("key_id")
     if not key_id:
         raise AuthenticationFailed(context.get("reason") or "Missing or invalid API key. Send "
