@@ -12,7 +12,7 @@ from pathlib import Path
 from mixcore.leaderboards.indexer import SOURCES, parse_documents
 from mixcore.leaderboards.models import Document
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "leaderboards"
+FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "leaderboards"
 
 
 def parse_all() -> tuple[int, int]:

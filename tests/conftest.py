@@ -19,7 +19,7 @@ from mixcore.settings import Settings
 from mixcore.store.memory import MemoryStore
 
 REPO = Path(__file__).resolve().parents[1]
-FIXTURES = REPO.parent / "shared" / "fixtures"
+FIXTURES = REPO / "tests" / "fixtures"  # copies of the real data, with provenance in its READMEs
 
 
 @pytest.fixture

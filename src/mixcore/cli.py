@@ -210,7 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     catalog = sub.add_parser("catalog", help="rebuild the model catalog from the price and leaderboard data")
     catalog.add_argument("action", choices=["build"])
-    catalog.add_argument("--fixtures", default="../shared/fixtures", help="folder with pricing/ and leaderboards/")
+    catalog.add_argument("--fixtures", default="tests/fixtures", help="folder with pricing/ and leaderboards/")
     catalog.add_argument("--out", help="output path (default: the package's catalog.json)")
     catalog.set_defaults(func=cmd_catalog)
     return parser

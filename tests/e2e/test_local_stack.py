@@ -31,7 +31,7 @@ def test_sdk_completion_from_a_direct_model(clean_stack: RunningStack) -> None:
     assert completion.model == "openai/gpt-4o-mini"
     assert "openai/gpt-4o-mini" in (completion.choices[0].message.content or "")
     assert completion.usage is not None and completion.usage.total_tokens > 0
-    # gpt-4o-mini in models.dev (shared/fixtures/pricing): $0.15 in / $0.60 out per 1M tokens.
+    # gpt-4o-mini in models.dev (tests/fixtures/pricing): $0.15 in / $0.60 out per 1M tokens.
     expected = (completion.usage.prompt_tokens * 0.15 + completion.usage.completion_tokens * 0.6) / 1e6
     assert completion.usage.model_extra is not None
     assert completion.usage.model_extra["cost"] == pytest.approx(expected)

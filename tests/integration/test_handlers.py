@@ -31,7 +31,7 @@ def test_chat_event_answers_with_model_usage_and_cost(invoke: Invoke, wired: Gat
     assert body["model"] == "openai/gpt-4o"
     assert "openai/gpt-4o" in body["choices"][0]["message"]["content"]
     usage = body["usage"]
-    # gpt-4o in models.dev (shared/fixtures/pricing): $2.50 in / $10 out per 1M tokens.
+    # gpt-4o in models.dev (tests/fixtures/pricing): $2.50 in / $10 out per 1M tokens.
     assert usage["cost"] == pytest.approx((usage["prompt_tokens"] * 2.5 + usage["completion_tokens"] * 10) / 1e6)
     assert response["headers"]["x-mix-model"] == "openai/gpt-4o"
     assert float(response["headers"]["x-mix-cost-usd"]) == pytest.approx(usage["cost"], abs=1e-8)

@@ -1,10 +1,10 @@
 """Builds catalog.json reproducibly from the real price tables plus the hand-kept overrides file.
 
-Sources (see shared/fixtures/pricing/README.md): models.dev `api.json` (provider model ids,
+Sources (see tests/fixtures/pricing/README.md): models.dev `api.json` (provider model ids,
 prices per 1M tokens, limits, modalities) for the first-party providers, OpenRouter's
 `/api/v1/models` for OpenRouter ids, LiteLLM's price map to fill prices models.dev lacks, and
 the LMArena `scatterplot-data.json` plus leaderboard files for the names leaderboards publish.
-Run: `mixcore catalog build --fixtures ../shared/fixtures`.
+Run: `mixcore catalog build --fixtures tests/fixtures`.
 """
 
 from __future__ import annotations

@@ -97,7 +97,7 @@ class HttpFetcher:
 
 
 class LocalFetcher:
-    """Reads saved pages: one file, or a folder laid out like shared/fixtures/leaderboards (source/ folders)."""
+    """Reads saved pages: one file, or a folder laid out like tests/fixtures/leaderboards (source/ folders)."""
 
     def __init__(self, path: Path, sources: list[str] | None = None) -> None:
         self.path = path

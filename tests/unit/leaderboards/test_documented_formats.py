@@ -1,4 +1,4 @@
-"""Formats with no stored capture, built here from their description in shared/fixtures/leaderboards/README.md.
+"""Formats with no stored capture, built here from their description in tests/fixtures/leaderboards/README.md.
 
 These pages are synthetic (no real copy exists): they check that the parser reads the documented
 layout, with names and numbers chosen here, not the parser's own output.

@@ -17,7 +17,7 @@ from mixcore.store.memory import MemoryStore
 
 pytestmark = pytest.mark.anyio
 
-# A ranking written here: each name is an API id in the models.dev price table (shared/fixtures/pricing).
+# A ranking written here: each name is an API id in the models.dev price table (tests/fixtures/pricing).
 RANKED = ["not-a-real-model-codename", "gpt-4o", "claude-sonnet-4-5", "gemini-2.5-pro", "gpt-4o-mini",
           "claude-haiku-4-5"]
 
