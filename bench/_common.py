@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import os
+
+# Before anything imports Powertools: no X-Ray daemon, no EMF and no INFO lines while benchmarking
+# (they would measure the terminal, not Mixcore).
+os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+
 import statistics
 from typing import Any
 
 from mixcore.catalog import get_catalog
+from mixcore.container import assemble_gateway
 from mixcore.costs.sink import MemorySink
 from mixcore.local.demo_providers import DemoProviderServer
 from mixcore.mixes.cooldown import Cooldowns
 from mixcore.mixes.gateway import Gateway
-from mixcore.mixes.registry import install
+from mixcore.mixes.upstream import Upstream
 from mixcore.providers.client import ProviderClient, build_http_client
 from mixcore.providers.config import ProviderConfig, provider_definitions
 from mixcore.settings import Settings
@@ -32,11 +42,10 @@ def gateway_for(demo: DemoProviderServer, store: MemoryStore | None = None, **se
                                         api_key="bench", configured=True) for d in provider_definitions().values()}
     providers["local"] = ProviderConfig(name="local", protocol="openai", base_url=demo.base_url("local"),
                                         api_key="bench", configured=True)
-    gateway = Gateway(settings=config, providers=providers, client=ProviderClient(build_http_client(config), config),
-                      catalog=get_catalog(), cooldowns=Cooldowns(), cost_sink=MemorySink())
+    upstream = Upstream(settings=config, providers=providers, client=ProviderClient(build_http_client(config), config),
+                        catalog=get_catalog(), cooldowns=Cooldowns())
     memory = store or MemoryStore()
-    install(gateway, lambda: memory)
-    return gateway
+    return assemble_gateway(upstream, lambda: memory, MemorySink())
 
 
 def percentiles(values: list[float]) -> dict[str, float]:
@@ -59,19 +68,26 @@ def quiet_powertools() -> None:
 
 
 def local_api(gateway: Gateway, store: MemoryStore) -> Any:
-    """The real handlers behind the local HttpApi, on the given gateway and store."""
+    """The real functions behind the local REST API, on the given gateway and store (not yet serving)."""
     from pathlib import Path
 
     from mixcore import container
-    from mixcore.local.http_api import LocalHttpApi
+    from mixcore.local.rest_api import LocalRestApi
     from mixcore.local.template import Template
 
     container.set_store(store)
     container.set_gateway(gateway)
-    container._sink = gateway.cost_sink
-    api = LocalHttpApi(Template.load(Path(__file__).resolve().parents[1] / "template.yaml"))
+    container.set_cost_sink(gateway.cost_sink)
+    api = LocalRestApi(Template.load(Path(__file__).resolve().parents[1] / "template.yaml"))
     api.load_all()
     return api
+
+
+def serve(api: Any) -> Any:
+    """The local REST API on a free loopback port (uvicorn in a thread); `.url`, `.stop()`."""
+    from mixcore.local.stack import LocalServer
+
+    return LocalServer(api, port=0).start()
 
 
 def dev_key(store: MemoryStore) -> str:

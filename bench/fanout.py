@@ -11,7 +11,7 @@ import asyncio
 import time
 
 from _common import demo_server, gateway_for  # bench/ is sys.path[0] when a script here runs
-from mixcore.api.schemas import ChatCompletionRequest
+from mixcore.schemas import ChatCompletionRequest
 from mixcore.store.memory import MemoryStore
 
 LATENCY_S = 0.3
@@ -28,11 +28,11 @@ def synthesis(proposers: int, layers: int) -> dict[str, object]:
 async def measure(gateway, mix_id: str) -> float:  # type: ignore[no-untyped-def]
     request = ChatCompletionRequest.model_validate({"model": mix_id,
                                                     "messages": [{"role": "user", "content": "hi"}]})
-    await gateway.complete(request, "bench")  # warm the connection pool
+    await gateway.complete(request, gateway.new_context("bench", "chatcmpl-bench"))  # warm the connection pool
     best = float("inf")
     for _ in range(REPEATS):
         started = time.perf_counter()
-        await gateway.complete(request, "bench")
+        await gateway.complete(request, gateway.new_context("bench", "chatcmpl-bench"))
         best = min(best, time.perf_counter() - started)
     return best
 

@@ -1,4 +1,4 @@
-"""Concurrent clients against the local HTTP stack (loopback only, bounded in count and time).
+"""Concurrent clients against the local stack's REST API (loopback only, bounded in count and time).
 
 Prints requests/s and latency percentiles at 1, 10 and 100 concurrent clients; the provider
 answers after a fixed 20 ms. Run: .venv/bin/python bench/load.py
@@ -7,16 +7,14 @@ answers after a fixed 20 ms. Run: .venv/bin/python bench/load.py
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 
-from _common import demo_server, dev_key, gateway_for, local_api, percentiles, quiet_powertools
+from _common import demo_server, dev_key, gateway_for, local_api, percentiles, quiet_powertools, serve
 
 quiet_powertools()
 
 import httpx  # noqa: E402
 
-from mixcore.local.http_api import LocalHttpServer  # noqa: E402
 from mixcore.store.memory import MemoryStore  # noqa: E402
 
 SECONDS = 4.0
@@ -50,15 +48,14 @@ def main() -> None:
     store = MemoryStore()
     api = local_api(gateway_for(demo, store), store)
     key = dev_key(store)
-    server = LocalHttpServer(api, port=0)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
+    server = serve(api)
     print(f"{'clients':>7} {'requests':>8} {'errors':>6} {'req/s':>7} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7}")
     for clients in (1, 10, 100):
         count, latencies, errors = asyncio.run(run(server.url, key, clients))
         p = percentiles(latencies) if latencies else {"p50": 0, "p95": 0, "p99": 0}
         print(f"{clients:>7} {count:>8} {errors:>6} {count / SECONDS:>7.0f} {p['p50']:>7.1f} {p['p95']:>7.1f} "
               f"{p['p99']:>7.1f}")
-    server.shutdown()
+    server.stop()
     demo.stop()
 
 

@@ -1,95 +1,143 @@
-"""What the gateway adds: the same requests directly to a provider and through Mixcore.
+"""What the gateway adds: the same requests straight to a provider and through Mixcore, whole and streamed.
 
-(a) straight to a local OpenAI-compatible provider with a fixed 20 ms delay (httpx, pooled);
-(b) through the warm ChatFunction handler invoked in process (event in, response out);
-(c) through the local HTTP stack (HTTP server → authorizer → handler).
-Prints p50/p95/p99 of each and the milliseconds Mixcore adds. Goal: in-process p50 ≤ 1 ms, p99 ≤ 3 ms.
+Paths, each measured in the same run, rounds interleaved:
+(a) straight to a local OpenAI-compatible provider (async httpx, pooled): the reference;
+(b) through the chat function's ASGI app driven in process (no socket between client and app);
+(c) through the local stack (uvicorn → local REST API → authorizer → the same ASGI app).
+For whole answers it reports the total time; for `stream: true` the time to the first content
+token (TTFT). It prints p50/p99 of each and what Mixcore adds at the same percentile.
+Goals (issues 12 and 16): TTFT added in process p50 ≤ 2 ms (≤ 1 ms on the new path), whole answers p50 ≤ 1 ms.
 Run: .venv/bin/python bench/overhead.py
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
+from collections.abc import Awaitable, Callable
 
-from _common import dev_key, gateway_for, local_api, percentiles, quiet_powertools, ranking_of
+from _common import demo_server, dev_key, gateway_for, local_api, percentiles, quiet_powertools, ranking_of, serve
 
 quiet_powertools()
 
 import httpx  # noqa: E402
 
-from mixcore.local.http_api import LambdaContext  # noqa: E402
 from mixcore.store.memory import MemoryStore  # noqa: E402
 
-N = 300
-DELAY_MS = 20.0
+N = 200
+ROUNDS = 4
+DELAYS_MS = (0.0, 50.0)
 BODY = {"messages": [{"role": "user", "content": "Say something short."}]}
+CONTEXT = json.dumps({"authorizer": {"key_id": "key_bench", "principalId": "key_bench"}}).encode()
 
 
-def event(model: str) -> dict[str, object]:
-    path = "/v1/chat/completions"
-    return {"version": "2.0", "routeKey": f"POST {path}", "rawPath": path, "rawQueryString": "",
-            "headers": {"content-type": "application/json"}, "isBase64Encoded": False,
-            "requestContext": {"http": {"method": "POST", "path": path, "sourceIp": "127.0.0.1"},
-                               "requestId": "bench", "routeKey": f"POST {path}", "stage": "$default",
-                               "authorizer": {"lambda": {"key_id": "key_bench"}}},
-            "body": json.dumps({"model": model, **BODY})}
+def has_content(data: bytes) -> bool:
+    """Whether SSE bytes carry a chunk with non-empty content (a token, not the role or a comment)."""
+    for line in data.splitlines():
+        if line.startswith(b"data: {"):
+            chunk = json.loads(line[6:])
+            if any((c.get("delta") or {}).get("content") for c in chunk.get("choices") or []):
+                return True
+    return False
 
 
-def timed(call: object, n: int = N) -> list[float]:
-    samples = []
-    for _ in range(20):
-        call()  # type: ignore[operator]
-    for _ in range(n):
-        started = time.perf_counter()
-        call()  # type: ignore[operator]
-        samples.append((time.perf_counter() - started) * 1000)
+async def in_process(app: object, payload: dict[str, object], stream: bool) -> float:
+    """Drive the ASGI app with one request; ms to the first content token (stream) or to the last byte."""
+    body = json.dumps(payload).encode()
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+             "path": "/v1/chat/completions", "raw_path": b"/v1/chat/completions", "query_string": b"",
+             "headers": [(b"content-type", b"application/json"), (b"x-amzn-request-context", CONTEXT)],
+             "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80), "state": {}}
+    sent = False
+    done = asyncio.Event()
+    first: float | None = None
+    started = time.perf_counter()
+
+    async def receive() -> dict[str, object]:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await done.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message: dict[str, object]) -> None:
+        nonlocal first
+        if message["type"] == "http.response.body":
+            if first is None and stream and has_content(message.get("body", b"")):  # type: ignore[arg-type]
+                first = time.perf_counter()
+            if not message.get("more_body"):
+                done.set()
+
+    await app(scope, receive, send)  # type: ignore[operator]
+    return ((first if stream and first else time.perf_counter()) - started) * 1000
+
+
+async def over_http(client: httpx.AsyncClient, url: str, payload: dict[str, object], stream: bool) -> float:
+    started = time.perf_counter()
+    if not stream:
+        (await client.post(url, json=payload)).raise_for_status()
+        return (time.perf_counter() - started) * 1000
+    async with client.stream("POST", url, json=payload) as response:
+        lines = response.aiter_lines()
+        async for line in lines:
+            if has_content(line.encode()):
+                elapsed = (time.perf_counter() - started) * 1000
+                async for _ in lines:
+                    pass
+                return elapsed
+    raise RuntimeError("no content in the stream")
+
+
+async def measure(paths: dict[str, Callable[[], Awaitable[float]]]) -> dict[str, list[float]]:
+    samples: dict[str, list[float]] = {name: [] for name in paths}
+    for call in paths.values():  # warm-up
+        for _ in range(10):
+            await call()
+    for _ in range(ROUNDS):  # interleaved rounds, so drift hits every path alike
+        for name, call in paths.items():
+            for _ in range(N // ROUNDS):
+                samples[name].append(await call())
     return samples
 
 
+async def run_delay(delay_ms: float, app: object, stack_url: str, key: str, demo_url: str) -> None:
+    direct = httpx.AsyncClient(base_url=demo_url)
+    stack = httpx.AsyncClient(base_url=stack_url, headers={"authorization": f"Bearer {key}"}, timeout=30)
+    for stream in (False, True):
+        direct_body = {"model": "gpt-4o-mini", "stream": stream, **BODY}
+        mixed_body = {"model": "openai/gpt-4o-mini", "stream": stream, **BODY}
+        samples = await measure({
+            "provider alone": lambda b=direct_body, s=stream: over_http(direct, "/chat/completions", b, s),
+            "in process (ASGI)": lambda b=mixed_body, s=stream: in_process(app, b, s),
+            "local stack (HTTP)": lambda b=mixed_body, s=stream: over_http(stack, "/v1/chat/completions", b, s),
+        })
+        reference = percentiles(samples["provider alone"])
+        what = "time to first token" if stream else "whole answer"
+        print(f"\nprovider delay {delay_ms:.0f} ms, {what} ({N} requests a path, {ROUNDS} interleaved rounds)")
+        print(f"{'path':<22} {'p50':>8} {'p99':>8} {'+p50':>8} {'+p99':>8}")
+        for name, values in samples.items():
+            p = percentiles(values)
+            print(f"{name:<22} {p['p50']:>8.2f} {p['p99']:>8.2f} {p['p50'] - reference['p50']:>+8.2f} "
+                  f"{p['p99'] - reference['p99']:>+8.2f}")
+    await direct.aclose()
+    await stack.aclose()
+
+
 def main() -> None:
-    from _common import demo_server
-
-    demo = demo_server(latency_ms=DELAY_MS)
-    store = MemoryStore()
-    store.put_ranking(ranking_of(["gpt-4o-mini", "claude-haiku-4-5"]))
-    gateway = gateway_for(demo, store, cache_ttl_seconds=60)
-    api = local_api(gateway, store)
-    key = dev_key(store)
-    handler = api.handler("ChatFunction")
-    direct_client = httpx.Client()
-    stack = api_server = None
-    import threading
-
-    from mixcore.local.http_api import LocalHttpServer
-
-    api_server = LocalHttpServer(api, port=0)
-    threading.Thread(target=api_server.serve_forever, daemon=True).start()
-    stack = httpx.Client(base_url=api_server.url, headers={"authorization": f"Bearer {key}"})
-
-    def direct() -> None:
-        direct_client.post(f"{demo.base_url('openai')}/chat/completions",
-                           json={"model": "gpt-4o-mini", **BODY}).raise_for_status()
-
-    rows = []
-    baseline = percentiles(timed(direct))
-    rows.append(("direct to provider", baseline, None))
-    for label, model in (("direct model", "openai/gpt-4o-mini"), ("index mix", "index/lmsys-coding")):
-        in_process = percentiles(timed(lambda m=model: handler(event(m), LambdaContext("ChatFunction", 30))))
-        rows.append((f"in-process handler, {label}", in_process, baseline))
-        through_http = percentiles(timed(lambda m=model: stack.post("/v1/chat/completions",
-                                                                      json={"model": m, **BODY}).raise_for_status()))
-        rows.append((f"local HTTP stack, {label}", through_http, baseline))
-    print(f"{N} sequential requests each; provider delay {DELAY_MS:.0f} ms")
-    print(f"{'path':<36} {'p50':>7} {'p95':>7} {'p99':>7} {'+p50':>7} {'+p95':>7} {'+p99':>7} {'ratio':>6}")
-    for label, p, base in rows:
-        added = [p[q] - base[q] for q in ("p50", "p95", "p99")] if base else [0.0, 0.0, 0.0]
-        ratio = p["p50"] / base["p50"] if base else 1.0
-        print(f"{label:<36} {p['p50']:>7.2f} {p['p95']:>7.2f} {p['p99']:>7.2f} "
-              f"{added[0]:>+7.2f} {added[1]:>+7.2f} {added[2]:>+7.2f} {ratio:>6.3f}")
-    print("(milliseconds; + = added over the direct call at the same percentile)")
-    api_server.shutdown()
-    demo.stop()
+    print("milliseconds; + = added over the provider alone at the same percentile (reference measured in this run)")
+    for delay in DELAYS_MS:
+        demo = demo_server(latency_ms=delay)
+        store = MemoryStore()
+        store.put_ranking(ranking_of(["gpt-4o-mini", "claude-haiku-4-5"]))
+        gateway = gateway_for(demo, store, cache_ttl_seconds=60)
+        api = local_api(gateway, store)
+        key = dev_key(store)
+        server = serve(api)
+        asyncio.run(run_delay(delay, api.asgi_app("ChatFunction"), server.url, key, demo.base_url("openai")))
+        server.stop()
+        demo.stop()
 
 
 if __name__ == "__main__":

@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from mixcore.catalog import get_catalog
+from mixcore.container import assemble_gateway
 from mixcore.costs.sink import MemorySink
 from mixcore.local.demo_providers import DemoProviderServer
 from mixcore.mixes.cooldown import Cooldowns
 from mixcore.mixes.gateway import Gateway
-from mixcore.mixes.registry import install
+from mixcore.mixes.registry import MixRegistry
+from mixcore.mixes.upstream import RequestContext, Upstream
 from mixcore.providers.client import ProviderClient, build_http_client
 from mixcore.providers.config import ProviderConfig, provider_definitions
 from mixcore.settings import Settings
+from mixcore.store.base import Store
 from mixcore.store.memory import MemoryStore
 
 REPO = Path(__file__).resolve().parents[1]
@@ -71,12 +75,21 @@ def sink() -> MemorySink:
 
 @pytest.fixture
 def gateway(settings: Settings, providers: dict[str, ProviderConfig], sink: MemorySink) -> Gateway:
-    client = ProviderClient(build_http_client(settings), settings)
-    built = Gateway(settings=settings, providers=providers, client=client,
-                    catalog=get_catalog(), cooldowns=Cooldowns(threshold=3, seconds=30), cost_sink=sink)
+    upstream = Upstream(settings=settings, providers=providers,
+                        client=ProviderClient(build_http_client(settings), settings), catalog=get_catalog(),
+                        cooldowns=Cooldowns(threshold=3, seconds=30))
     store = MemoryStore()
-    install(built, lambda: store)
-    return built
+    return assemble_gateway(upstream, lambda: store, sink)
+
+
+def use_store(gateway: Gateway, store: Store) -> MixRegistry:
+    """Point the gateway's mix registry at `store` (rankings and mixes written by the test)."""
+    gateway.registry = MixRegistry(lambda: store, gateway.upstream)
+    return gateway.registry
+
+
+def request_context(gateway: Gateway, key_id: str = "key_test") -> RequestContext:
+    return gateway.new_context(key_id, "chatcmpl-test-" + uuid.uuid4().hex[:12])
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -24,6 +24,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from mixcore.local.stack import LocalStack, StackOptions
 
     stack = LocalStack(StackOptions(port=args.port, aws_port=args.aws_port, demo_latency_ms=args.demo_latency_ms,
+                                    demo_chunk_ms=args.demo_chunk_ms,
                                     dev_key=args.dev_key or os.environ.get("MIXCORE_DEV_KEY"),
                                     template=Path(args.template) if args.template else None,
                                     access_log=args.access_log))
@@ -177,6 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8080)
     serve.add_argument("--aws-port", type=int, default=0, help="embedded AWS port (default: a free port)")
     serve.add_argument("--demo-latency-ms", type=float, default=200.0, help="latency of the demo providers")
+    serve.add_argument("--demo-chunk-ms", type=float, default=40.0,
+                       help="interval between the pieces of a demo provider's streamed answer")
     serve.add_argument("--dev-key", help="use this dev key instead of a random one (or MIXCORE_DEV_KEY)")
     serve.add_argument("--template", help="path to template.yaml")
     serve.add_argument("--access-log", action="store_true")

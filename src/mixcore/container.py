@@ -1,29 +1,34 @@
 """The objects a warm container reuses across invocations, built lazily on first use.
 
-Tests and the benchmarks replace them with `set_gateway`/`set_store`; nothing here runs at import.
+This is the one place that builds adapters and wires them into the domain. Tests and the
+benchmarks replace them with the setters (`set_store`, `set_cost_sink`, `set_gateway`), or wire
+their own with `assemble_gateway`; nothing here runs at import.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import Any
+from collections.abc import Callable
 
 from mixcore.catalog import get_catalog
 from mixcore.costs.sink import CostSink, MemorySink
 from mixcore.mixes.cooldown import Cooldowns
 from mixcore.mixes.gateway import Gateway
+from mixcore.mixes.registry import MixRegistry
+from mixcore.mixes.upstream import Upstream
 from mixcore.providers.client import ProviderClient, build_http_client
-from mixcore.providers.config import load_providers
-from mixcore.settings import get_settings
+from mixcore.providers.config import ProviderConfig, load_providers
+from mixcore.settings import Settings, get_settings
+from mixcore.store.base import Store
 
 _lock = threading.RLock()
 _gateway: Gateway | None = None
-_store: Any = None
+_store: Store | None = None
 _sink: CostSink | None = None
 
 
-def get_store() -> Any:
-    """The DynamoDB store for this container (KeyStore, RankingStore, MixStore)."""
+def get_store() -> Store:
+    """The DynamoDB store for this container."""
     global _store
     if _store is None:
         with _lock:
@@ -34,7 +39,7 @@ def get_store() -> Any:
     return _store
 
 
-def set_store(store: Any) -> None:
+def set_store(store: Store | None) -> None:
     global _store
     _store = store
 
@@ -54,16 +59,20 @@ def get_cost_sink() -> CostSink:
     return _sink
 
 
-def build_gateway() -> Gateway:
-    settings = get_settings()
-    gateway = Gateway(settings=settings, providers=load_providers(),
-                      client=ProviderClient(build_http_client(settings), settings), catalog=get_catalog(),
-                      cooldowns=Cooldowns(threshold=settings.cooldown_failures, seconds=settings.cooldown_seconds),
-                      cost_sink=get_cost_sink())
-    from mixcore.mixes.registry import install_resolvers
+def set_cost_sink(sink: CostSink | None) -> None:
+    global _sink
+    _sink = sink
 
-    install_resolvers(gateway, get_store)
-    return gateway
+
+def build_upstream(settings: Settings, providers: dict[str, ProviderConfig]) -> Upstream:
+    return Upstream(settings=settings, providers=providers,
+                    client=ProviderClient(build_http_client(settings), settings), catalog=get_catalog(),
+                    cooldowns=Cooldowns(threshold=settings.cooldown_failures, seconds=settings.cooldown_seconds))
+
+
+def assemble_gateway(upstream: Upstream, store: Callable[[], Store], sink: CostSink) -> Gateway:
+    """A gateway with its mix registry, on the given providers, store and cost sink."""
+    return Gateway(upstream=upstream, registry=MixRegistry(store, upstream), cost_sink=sink)
 
 
 def get_gateway() -> Gateway:
@@ -71,7 +80,8 @@ def get_gateway() -> Gateway:
     if _gateway is None:
         with _lock:
             if _gateway is None:
-                _gateway = build_gateway()
+                _gateway = assemble_gateway(build_upstream(get_settings(), load_providers()), get_store,
+                                            get_cost_sink())
     return _gateway
 
 

@@ -78,3 +78,11 @@ class AllCandidatesFailed(MixcoreError):
         super().__init__(message, details={"attempts": attempts})
         self.status = status
         self.attempts = attempts
+
+
+class MixUnavailable(MixcoreError):
+    """A mix exists but cannot choose a model now (no ranking stored, nothing callable)."""
+
+    status = 503
+    error_type = "upstream_error"
+    code = "mix_unavailable"

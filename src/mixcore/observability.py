@@ -62,13 +62,22 @@ def _metrics_disabled() -> bool:
     return os.environ.get("POWERTOOLS_METRICS_DISABLED", "").lower() in ("1", "true")
 
 
-def emit_sink_metrics(stats: dict[str, int] | None) -> None:
-    if not stats:
+def emit_sink_metrics(delivery: dict[str, int] | None) -> None:
+    """Counts of one flush (not running totals, which would re-count a failure on every later request)."""
+    if not delivery:
         return
     from aws_lambda_powertools.metrics import MetricUnit
 
     metrics.add_metric(name="CostRecordFailures", unit=MetricUnit.Count,
-                       value=stats.get("fallback", 0) + stats.get("lost_to_log", 0))
+                       value=delivery.get("fallback", 0) + delivery.get("lost_to_log", 0))
+
+
+def flush_metrics() -> None:
+    """Write this request's EMF blob and clear it: a long-running server must not let metrics pile up."""
+    if _metrics_disabled():
+        metrics.clear_metrics()
+        return
+    metrics.flush_metrics(raise_on_empty_metrics=False)
 
 
 @contextlib.asynccontextmanager

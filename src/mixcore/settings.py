@@ -23,7 +23,13 @@ class Settings(BaseSettings):
     upstream_max_retries: int = 2
     retry_backoff_seconds: float = 0.25
     max_retry_after_seconds: float = 10.0
-    request_budget_seconds: float = 120.0
+    # A 3-layer synthesis with real frontier models takes minutes; template.yaml sets the deployed value.
+    request_budget_seconds: float = 600.0
+    keepalive_seconds: float = 5.0  # SSE comment (or JSON whitespace) interval while no token flows
+    # How long an answer may take to start before its status (200) is committed and keep-alives begin:
+    # short for a stream (a chat UI wants bytes), long for JSON (so that most failures keep their status).
+    stream_commit_seconds: float = 5.0
+    json_commit_seconds: float = 30.0
     attempt_timeout_seconds: float = 20.0
     cooldown_seconds: float = 30.0
     cooldown_failures: int = 3

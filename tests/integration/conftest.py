@@ -10,12 +10,13 @@ from typing import Any
 
 import pytest
 
-from mixcore import container
+from mixcore import container, runtime
 from mixcore.local.aws import EmbeddedAws
-from mixcore.local.http_api import LambdaContext, load_handler
+from mixcore.local.rest_api import LambdaContext, is_web_adapter_function, load_asgi_app, load_handler
 from mixcore.local.template import Template
+from mixcore.local.web_adapter import invoke_asgi
 from mixcore.mixes.gateway import Gateway
-from mixcore.mixes.registry import install
+from mixcore.mixes.registry import MixRegistry
 from mixcore.settings import get_settings
 from tests.conftest import REPO
 
@@ -55,13 +56,12 @@ def aws(template: Template) -> Iterator[EmbeddedAws]:
 @pytest.fixture
 def wired(aws: EmbeddedAws, gateway: Gateway) -> Iterator[Gateway]:
     """The handlers' container uses the moto-backed store and a gateway on the demo providers."""
-    install(gateway, container.get_store)
+    gateway.registry = MixRegistry(container.get_store, gateway.upstream)
     container.set_gateway(gateway)
-    previous_sink = container._sink
-    container._sink = gateway.cost_sink
+    container.set_cost_sink(gateway.cost_sink)
     yield gateway
     container.set_gateway(None)
-    container._sink = previous_sink
+    container.set_cost_sink(None)
 
 
 @pytest.fixture(scope="session")
@@ -70,8 +70,14 @@ def invoke(template: Template, aws: EmbeddedAws) -> Callable[[str, dict[str, Any
     handlers: dict[str, Any] = {}
 
     def call(function: str, event: dict[str, Any]) -> dict[str, Any]:
+        """The function's answer to the event; a web-adapter function's ASGI app is driven as the adapter would."""
+        definition = functions[function]
+        if is_web_adapter_function(definition):
+            if function not in handlers:
+                handlers[function] = load_asgi_app(REPO, definition)
+            return runtime.run(invoke_asgi(handlers[function], event))
         if function not in handlers:
-            handlers[function] = load_handler(REPO, functions[function])
+            handlers[function] = load_handler(REPO, definition)
         result: dict[str, Any] = handlers[function](event, LambdaContext(function_name=function, timeout_seconds=30))
         return result
 

@@ -42,7 +42,7 @@ def test_chat_event_answers_with_model_usage_and_cost(invoke: Invoke, wired: Gat
 def test_stream_event_returns_sse_with_usage_chunk(invoke: Invoke, wired: Gateway) -> None:
     response = invoke("ChatFunction", load_event("chat_completion_stream.json"))
     assert response["statusCode"] == 200
-    assert response["headers"]["Content-Type"] == "text/event-stream"
+    assert response["headers"]["content-type"].startswith("text/event-stream")
     events = [line[6:] for line in response["body"].split("\n\n") if line.startswith("data: ")]
     assert events[-1] == "[DONE]"
     chunks = [json.loads(e) for e in events[:-1]]
@@ -96,10 +96,11 @@ def test_oversized_body_is_413(invoke: Invoke, wired: Gateway) -> None:
 
 def test_missing_authorizer_context_is_401(invoke: Invoke, wired: Gateway) -> None:
     event = load_event("chat_completion.json")
-    event["requestContext"]["authorizer"] = {"lambda": {"key_id": "", "reason": "Incorrect API key provided."}}
+    del event["requestContext"]["authorizer"]  # as if invoked without going through the authorizer
     response = invoke("ChatFunction", event)
     assert response["statusCode"] == 401
-    assert json.loads(response["body"])["error"]["message"] == "Incorrect API key provided."
+    error = json.loads(response["body"])["error"]
+    assert error["code"] == "invalid_api_key" and error["type"] == "authentication_error"
 
 
 def test_models_event_lists_catalog_models(invoke: Invoke, wired: Gateway) -> None:
@@ -119,11 +120,18 @@ def test_authorizer_checks_stored_hash_and_revocation(invoke: Invoke, aws: Any) 
     event = load_event("authorizer.json")
     answer = invoke("AuthorizerFunction", event)
     assert answer["context"]["key_id"] == record.key_id
+    # Allowed on the whole API, because API Gateway caches the answer per key for every route.
+    assert answer["policyDocument"]["Statement"] == [
+        {"Action": "execute-api:Invoke", "Effect": "Allow",
+         "Resource": "arn:aws:execute-api:us-east-1:123456789012:abc123/api/*/*"}]
     store.revoke_key(record.key_id)
-    assert invoke("AuthorizerFunction", event)["context"]["key_id"] == ""
+    revoked = invoke("AuthorizerFunction", event)
+    assert revoked["policyDocument"]["Statement"][0]["Effect"] == "Deny"
+    assert revoked["context"] == {"reason": "This API key has been revoked."}
     event["headers"]["authorization"] = "Bearer mx-somebody-else"
     denied = invoke("AuthorizerFunction", event)
-    assert denied["context"] == {"key_id": "", "reason": "Incorrect API key provided."}
+    assert denied["policyDocument"]["Statement"][0]["Effect"] == "Deny"
+    assert denied["context"] == {"reason": "Incorrect API key provided."}
     # Only the hash is stored.
     assert all("mx-events-key" not in json.dumps(k.model_dump()) for k in store.list_keys())
 
@@ -137,8 +145,8 @@ def test_leaderboard_endpoints_after_a_refresh_from_fixtures(invoke: Invoke, wir
 
     store = get_store()
     asyncio.run(refresh(store, LocalFetcher(FIXTURES / "leaderboards"), ["lmsys"]))
-    listing = json.loads(invoke("CatalogFunction", {**load_event("models.json"), "rawPath": "/v1/leaderboards",
-                                                    "routeKey": "GET /v1/leaderboards"})["body"])
+    listing = json.loads(invoke("CatalogFunction", {**load_event("models.json"), "path": "/v1/leaderboards",
+                                                    "resource": "/v1/leaderboards"})["body"])
     categories = {(r["source"], r["category"]) for r in listing["data"]}
     assert {("lmsys", "coding"), ("lmsys", "overall"), ("lmsys", "vision")} <= categories
     response = invoke("CatalogFunction", load_event("leaderboard.json"))
@@ -156,7 +164,7 @@ def test_leaderboard_endpoints_after_a_refresh_from_fixtures(invoke: Invoke, wir
 
 def test_unknown_leaderboard_is_404(invoke: Invoke, wired: Gateway) -> None:
     event = load_event("leaderboard.json")
-    event["rawPath"] = "/v1/leaderboards/lmsys/no-such-category"
+    event["path"] = "/v1/leaderboards/lmsys/no-such-category"
     event["pathParameters"] = {"source": "lmsys", "category": "no-such-category"}
     response = invoke("CatalogFunction", event)
     assert response["statusCode"] == 404

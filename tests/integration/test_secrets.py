@@ -23,7 +23,7 @@ def test_secrets_never_leak(invoke: Invoke, wired: Gateway, demo: DemoProviderSe
     caplog.set_level(logging.DEBUG)
     client_key, record = new_key("scan")
     get_store().put_key(record)
-    provider_keys = [p.api_key for p in wired.providers.values()]
+    provider_keys = [p.api_key for p in wired.upstream.providers.values()]
     assert all(k.startswith("sk-test-") for k in provider_keys)
     responses = []
     auth = load_event("authorizer.json")

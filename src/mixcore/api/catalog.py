@@ -6,13 +6,14 @@ import json
 from functools import lru_cache
 from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 
 from mixcore import __version__
-from mixcore.api.resolver import caller_key_id, new_resolver
+from mixcore.api.resolver import new_resolver
 from mixcore.container import get_gateway, get_store
 from mixcore.errors import InvalidRequest, NotFound
 from mixcore.leaderboards import views
+from mixcore.schemas import ChatCompletionRequest
 
 CREATED = 1_700_000_000
 
@@ -22,13 +23,13 @@ def model_list() -> list[dict[str, Any]]:
     gateway = get_gateway()
     mixes = [{"id": mix.id, "object": "model", "created": CREATED, "owned_by": "mixcore", "mix_kind": mix.kind,
               "description": mix.description} for mix in gateway.registry.mixes().values()]
-    configured = {name for name, p in gateway.providers.items() if p.configured}
+    configured = {name for name, p in gateway.upstream.providers.items() if p.configured}
     models = [{"id": m.id, "object": "model", "created": CREATED, "owned_by": m.provider}
-              for m in gateway.catalog.models.values() if m.provider in configured]
+              for m in gateway.upstream.catalog.models.values() if m.provider in configured]
     return mixes + models
 
 
-def build_catalog_app() -> APIGatewayHttpResolver:
+def build_catalog_app() -> APIGatewayRestResolver:
     app = register_catalog_routes(new_resolver())
 
     @app.get("/openapi.json")
@@ -41,50 +42,53 @@ def build_catalog_app() -> APIGatewayHttpResolver:
 @lru_cache(maxsize=1)
 def openapi_document() -> str:
     """The OpenAPI document Powertools generates from every route and pydantic model of the API."""
-    from mixcore.api.chat import register_chat_routes
-
-    everything = register_catalog_routes(register_chat_routes(new_resolver()))
+    everything = register_catalog_routes(document_chat_route(new_resolver()))
     return everything.get_openapi_json_schema(title="Mixcore", version=__version__,
                                               description="OpenAI-compatible API serving LLM mixes.")
 
 
-def register_catalog_routes(app: APIGatewayHttpResolver) -> APIGatewayHttpResolver:
+def document_chat_route(app: APIGatewayRestResolver) -> APIGatewayRestResolver:
+    """The chat route, for the OpenAPI document only: it is served by the streaming ASGI app (api/chat.py)."""
+
+    @app.post("/v1/chat/completions")
+    def chat_completions(body: ChatCompletionRequest) -> Response[str]:  # pragma: no cover - never routed here
+        raise NotFound("POST /v1/chat/completions is served by the chat function.")
+
+    return app
+
+
+def register_catalog_routes(app: APIGatewayRestResolver) -> APIGatewayRestResolver:
 
     @app.get("/v1/models")
     def list_models() -> Response[str]:
-        caller_key_id(app)
         return Response(200, "application/json", json.dumps({"object": "list", "data": model_list()}))
 
     @app.get("/v1/mixes")
     def list_mixes() -> Response[str]:
-        caller_key_id(app)
         data = [{"id": m.id, "object": "mix", "kind": m.kind, "description": m.description}
                 for m in get_gateway().registry.mixes().values()]
         return Response(200, "application/json", json.dumps({"object": "list", "data": data}))
 
     @app.get("/v1/mixes/<kind>/<name>")
     def show_mix(kind: str, name: str) -> Response[str]:
-        caller_key_id(app)
         return Response(200, "application/json", json.dumps(get_gateway().registry.describe(f"{kind}/{name}")))
 
     @app.get("/v1/leaderboards")
     def list_leaderboards() -> Response[str]:
-        caller_key_id(app)
         data = [views.summary(r) for r in get_store().list_latest()]
         return Response(200, "application/json", json.dumps({"object": "list", "data": data}))
 
     @app.get("/v1/leaderboards/<source>/<category>")
     def leaderboard(source: str, category: str) -> Response[str]:
-        caller_key_id(app)
         raw = app.current_event.get_query_string_value("history", "0") or "0"
-        if not raw.isdigit() or int(raw) > 100:
+        if not (raw.isascii() and raw.isdigit()) or int(raw) > 100:
             raise InvalidRequest("history must be a whole number from 0 to 100.", param="history")
         store = get_store()
         ranking = store.get_latest(source, category)
         if ranking is None:
             raise NotFound(f"No ranking stored for {source}/{category}. See GET /v1/leaderboards.")
         history = store.history(source, category, int(raw)) if int(raw) else None
-        body = views.detail(ranking, get_gateway().catalog, history)
+        body = views.detail(ranking, get_gateway().upstream.catalog, history)
         return Response(200, "application/json", json.dumps(body))
 
     return app

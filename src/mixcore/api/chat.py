@@ -1,66 +1,186 @@
-"""POST /v1/chat/completions: the OpenAI-compatible chat endpoint, streaming or not."""
+"""POST /v1/chat/completions: the OpenAI-compatible chat endpoint, an ASGI app that streams.
+
+The route reads the request and hands the gateway's answer to the streaming transport
+(`api/streaming.py`). What every request needs around it is one middleware, `RequestLifecycle`:
+a request id on every answer, the caller's key and limits before anything else (a bad key gets
+401 whatever the body), and after the last byte the spend, the metrics and the cost records.
+"""
 
 from __future__ import annotations
 
-import json
+import asyncio
 import time
+import uuid
+from typing import Any
 
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from pydantic import ValidationError
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from mixcore import runtime
-from mixcore.api.resolver import caller_key_id, caller_limits, new_resolver
-from mixcore.api.schemas import ChatCompletionRequest
+from mixcore.api.errors import invalid_request
+from mixcore.api.streaming import LongAnswer, request_context, send_json
+from mixcore.auth.caller import Caller, caller_from_authorizer
 from mixcore.container import get_cost_sink, get_gateway, get_store
 from mixcore.costs.limits import check_before_call, record_spend
-from mixcore.errors import MixcoreError
-from mixcore.mixes.gateway import StreamResult
-from mixcore.observability import emit_request_metrics, emit_sink_metrics
+from mixcore.errors import MixcoreError, PayloadTooLarge
+from mixcore.mixes.gateway import ChatResult, StreamResult
+from mixcore.mixes.upstream import RequestContext
+from mixcore.observability import emit_request_metrics, emit_sink_metrics, flush_metrics, logger
+from mixcore.schemas import ChatCompletionRequest
+from mixcore.settings import get_settings
 
 
-async def _drain(result: StreamResult) -> str:
-    # API Gateway buffers Lambda responses, so the SSE stream is produced whole and returned at once.
-    return "".join([line async for line in result.lines])
+def new_request_id() -> str:
+    return "chatcmpl-" + uuid.uuid4().hex
 
 
-def build_chat_app() -> APIGatewayHttpResolver:
-    return register_chat_routes(new_resolver())
+class RequestLifecycle:
+    """Pure ASGI middleware around the chat route (streaming responses pass through untouched)."""
 
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
 
-def register_chat_routes(app: APIGatewayHttpResolver) -> APIGatewayHttpResolver:
-
-    @app.post("/v1/chat/completions")
-    def chat_completions(body: ChatCompletionRequest) -> Response[str]:
-        key_id = caller_key_id(app)
-        budget, rpm = caller_limits(app)
-        limited = budget is not None or rpm is not None
-        gateway = get_gateway()
-        record = None
-        status = 500
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] == "/healthz":
+            await self.app(scope, receive, send)
+            return
+        request_id = new_request_id()
         started = time.monotonic()
-        try:
-            # Inside the try, so a 402/429 refusal is counted in the metrics (BudgetBreaches) like any answer.
-            if limited:
-                check_before_call(get_store(), key_id, monthly_budget_usd=budget, requests_per_minute=rpm)
-            if body.stream:
-                result = runtime.run(gateway.stream(body, key_id))
-                text = runtime.run(_drain(result))
-                record = result.record
-                headers = {**result.headers, "cache-control": "no-cache"}
-                status = 200
-                return Response(200, "text/event-stream", text, headers=headers)
-            answer = runtime.run(gateway.complete(body, key_id))
-            record = answer.record
-            status = 200
-            return Response(200, "application/json", json.dumps(answer.body), headers=answer.headers)
-        except MixcoreError as error:
-            status = error.status
-            raise
-        finally:
-            sink = get_cost_sink()
-            sink.flush()
-            emit_request_metrics(record, status=status, latency_ms=(time.monotonic() - started) * 1000)
-            emit_sink_metrics(getattr(sink, "stats", None))
-            if limited and record is not None:
-                record_spend(get_store(), key_id, record.cost_usd)
+        state = scope.setdefault("state", {})
+        answered = {"status": 500, "settled": False, "delivered": False}
 
-    return app
+        async def settle() -> None:
+            """The key's spend, before the client has the last byte (a next request must see it)."""
+            if not answered["settled"]:
+                answered["settled"] = True
+                await self._settle(state)
+
+        async def deliver() -> None:
+            if not answered["delivered"]:
+                answered["delivered"] = True
+                await self._deliver(state, int(answered["status"]), started)
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                answered["status"] = message["status"]
+                message = {**message, "headers": [*message.get("headers", []),
+                                                   (b"x-request-id", request_id.encode())]}
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                await settle()
+                # The client has every byte before the costs are delivered: they never hold the answer.
+                if message.get("body"):
+                    await send({**message, "more_body": True})
+                    message = {**message, "body": b""}
+                await deliver()
+            await send(message)
+
+        try:
+            try:
+                state["caller"] = await self._admit(scope)
+            except MixcoreError as error:
+                await send_json(send_with_id, error.status, error.to_body())
+                return
+            state["ctx"] = get_gateway().new_context(state["caller"].key_id, request_id)
+            await self.app(scope, receive, send_with_id)
+        finally:
+            # A client that went away still has its spend counted and its costs recorded.
+            await asyncio.shield(settle())
+            await asyncio.shield(deliver())
+
+    @staticmethod
+    async def _admit(scope: Scope) -> Caller:
+        """The caller, within its rate limit and budget (401/402/429 before any upstream call)."""
+        caller = caller_from_authorizer(request_context(scope).get("authorizer") or {})
+        if caller.limited:
+            await asyncio.to_thread(check_before_call, get_store(), caller.key_id,
+                                    monthly_budget_usd=caller.budget_usd,
+                                    requests_per_minute=caller.requests_per_minute)
+        return caller
+
+    @staticmethod
+    async def _settle(state: dict[str, Any]) -> None:
+        ctx: RequestContext | None = state.get("ctx")
+        caller: Caller | None = state.get("caller")
+        if caller is None or not caller.limited or ctx is None or ctx.record is None:
+            return
+        try:
+            await asyncio.to_thread(record_spend, get_store(), caller.key_id, ctx.record.cost_usd)
+        except Exception:  # counted in the log; the answer itself stands
+            logger.exception("recording a key's spend failed", extra={"request_id": ctx.request_id})
+
+    @staticmethod
+    async def _deliver(state: dict[str, Any], status: int, started: float) -> None:
+        ctx: RequestContext | None = state.get("ctx")
+        try:
+            delivery = await asyncio.to_thread(get_cost_sink().flush)
+            emit_request_metrics(ctx.record if ctx else None, status=status,
+                                 latency_ms=(time.monotonic() - started) * 1000)
+            emit_sink_metrics(delivery)
+            flush_metrics()
+        except Exception:  # nothing after the answer may turn into an error for it
+            logger.exception("after-response work failed", extra={"request_id": ctx.request_id if ctx else None})
+
+
+async def read_chat_request(request: Request) -> ChatCompletionRequest:
+    """The body as a ChatCompletionRequest: 413 past the size limit, 400 for anything malformed."""
+    limit = get_settings().max_body_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
+        raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+    raw = await request.body()
+    if len(raw) > limit:
+        raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
+    try:
+        return ChatCompletionRequest.model_validate_json(raw)
+    except ValidationError as error:
+        raise invalid_request(error.errors(include_url=False)) from error
+
+
+async def chat_completions(request: Request) -> Response | LongAnswer:
+    body = await read_chat_request(request)
+    ctx: RequestContext = request.state.ctx
+    gateway = get_gateway()
+    settings = get_settings()
+
+    async def answer() -> ChatResult | StreamResult:
+        if body.stream:
+            return await gateway.stream(body, ctx)
+        return await gateway.complete(body, ctx)
+
+    return LongAnswer(answer, stream=body.stream, keepalive=settings.keepalive_seconds,
+                      grace=settings.stream_commit_seconds if body.stream else settings.json_commit_seconds)
+
+
+async def _domain_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, MixcoreError)
+    return JSONResponse(error.to_body(), status_code=error.status)
+
+
+async def _unexpected_error(request: Request, error: Exception) -> Response:
+    logger.exception("unhandled error in the chat route")
+    return JSONResponse({"error": {"message": "Internal error; the request id is in the x-request-id header.",
+                                   "type": "server_error", "param": None, "code": "internal_error"}},
+                        status_code=500)
+
+
+async def not_found(request: Request, error: Exception) -> Response:
+    return JSONResponse({"error": {"message": f"No route for {request.method} {request.url.path}.",
+                                   "type": "invalid_request_error", "param": None, "code": "not_found"}},
+                        status_code=404)
+
+
+async def health(request: Request) -> Response:
+    """The web adapter's readiness check (never reached through API Gateway)."""
+    return JSONResponse({"ok": True})
+
+
+def build_chat_app() -> Starlette:
+    return Starlette(routes=[Route("/v1/chat/completions", chat_completions, methods=["POST"]),
+                             Route("/healthz", health, methods=["GET"])],
+                     middleware=[Middleware(RequestLifecycle)],
+                     exception_handlers={MixcoreError: _domain_error, Exception: _unexpected_error,
+                                         404: not_found, 405: not_found})

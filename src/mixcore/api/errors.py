@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
-from mixcore.errors import MixcoreError
+from mixcore.errors import InvalidRequest, MixcoreError
 
 JSON = "application/json"
 
@@ -24,20 +24,18 @@ def from_domain(error: MixcoreError) -> Response[str]:
     return Response(error.status, JSON, json.dumps(error.to_body()))
 
 
-def _location(loc: Any) -> str | None:
+def _location(loc: Sequence[Any]) -> str | None:
     parts = [str(p) for p in loc if p != "body"]
     return ".".join(parts) or None
 
 
-def from_validation(error: RequestValidationError) -> Response[str]:
-    """400 with pydantic's own message, the offending field as `param`."""
-    errors = error.errors()
-    if any(e.get("type") == "json_invalid" for e in errors):
-        detail = next(e for e in errors if e.get("type") == "json_invalid")
-        reason = (detail.get("ctx") or {}).get("error", "")
-        return error_response(400, f"The request body is not valid JSON: {reason}".rstrip(": "),
-                              code="invalid_json")
+def invalid_request(errors: Sequence[Mapping[str, Any]]) -> InvalidRequest:
+    """pydantic's validation errors as one 400: its own messages, the first offending field as `param`."""
+    broken_json = next((e for e in errors if e.get("type") == "json_invalid"), None)
+    if broken_json is not None:
+        reason = (broken_json.get("ctx") or {}).get("error", "")
+        return InvalidRequest(f"The request body is not valid JSON: {reason}".rstrip(": "), code="invalid_json")
     first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
-    param = _location(first.get("loc", ()))
     messages = [f"{_location(e.get('loc', ())) or 'body'}: {e.get('msg')}" for e in errors[:5]]
-    return error_response(400, "Invalid request: " + "; ".join(messages), param=param, code="invalid_request")
+    return InvalidRequest("Invalid request: " + "; ".join(messages), param=_location(first.get("loc", ())),
+                          code="invalid_request")

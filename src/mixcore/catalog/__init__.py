@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
+from typing import Any
 
 from mixcore.catalog.models import CatalogFile, CatalogModel
 
@@ -41,6 +43,15 @@ class Catalog:
         """The catalog model a leaderboard name refers to, through its aliases."""
         model_id = self._by_alias.get(normalise_name(leaderboard_name))
         return self.models.get(model_id) if model_id else None
+
+    def map_entry(self, entry: Mapping[str, Any]) -> str | None:
+        """The catalog id a leaderboard entry names (by its arena key, then its display name), or None."""
+        for name in (entry.get("key"), entry.get("name")):
+            if name:
+                model = self.resolve_name(str(name))
+                if model is not None:
+                    return model.id
+        return None
 
     def unmapped_reason(self, leaderboard_name: str) -> str:
         return self.unmapped.get(normalise_name(leaderboard_name), "no catalog entry for this name")

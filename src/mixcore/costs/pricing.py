@@ -18,7 +18,7 @@ def call_cost(price: Price | None, usage: Usage) -> float | None:
             + usage.completion_tokens * price.output) / MILLION
 
 
-def price_of(model: CatalogModel | None) -> tuple[Price | None, str | None]:
+def catalog_price(model: CatalogModel | None) -> tuple[Price | None, str | None]:
     """The price to use for a model and, when there is none, why."""
     if model is None:
         return None, "model not in catalog"

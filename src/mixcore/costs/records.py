@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from mixcore.catalog.models import Price
 
 COST_RECORD_VERSION = 1
-Outcome = Literal["ok", "error", "skipped", "dropped", "cancelled"]
+CallOutcome = Literal["ok", "error", "skipped", "dropped", "cancelled"]
 
 
 class CallLine(BaseModel):
@@ -17,7 +17,7 @@ class CallLine(BaseModel):
     model: str
     layer: int = 0
     role: str = "answer"
-    outcome: Outcome = "ok"
+    outcome: CallOutcome = "ok"
     error: str | None = None
     prompt_tokens: int = 0
     completion_tokens: int = 0

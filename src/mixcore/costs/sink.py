@@ -12,8 +12,8 @@ class CostSink(Protocol):
     def add(self, record: CostRecord) -> None:
         """Queue a record; never raises into the request path."""
 
-    def flush(self) -> None:
-        """Deliver queued records (called at the end of each invocation)."""
+    def flush(self) -> dict[str, int]:
+        """Deliver queued records (after each answer's last byte), within about a second; counts of this flush."""
 
 
 class MemorySink:
@@ -28,7 +28,9 @@ class MemorySink:
         with self._lock:
             self.records.append(record)
 
-    def flush(self) -> None:
+    def flush(self) -> dict[str, int]:
         with self._lock:
+            delivered = len(self.records)
             self.delivered.extend(self.records)
             self.records.clear()
+        return {"delivered": delivered}

@@ -20,7 +20,9 @@ SOURCES: dict[str, ModuleType] = {"lmsys": lmsys, "seal": seal, "bigcodebench": 
 
 
 @dataclass
-class Outcome:
+class CategoryOutcome:
+    """What one indexer run did with one category of one source."""
+
     source: str
     category: str
     action: str  # stored | unchanged | rejected | skipped | failed
@@ -38,30 +40,30 @@ class Outcome:
 
 @dataclass
 class Report:
-    outcomes: list[Outcome] = field(default_factory=list)
+    outcomes: list[CategoryOutcome] = field(default_factory=list)
     failed_sources: list[str] = field(default_factory=list)
 
     def count(self, action: str) -> int:
         return sum(1 for o in self.outcomes if o.action == action)
 
 
-def parse_documents(source: str, documents: list[Document]) -> tuple[list[Ranking], list[Outcome]]:
+def parse_documents(source: str, documents: list[Document]) -> tuple[list[Ranking], list[CategoryOutcome]]:
     parser: Callable[[Document], list[Ranking]] = SOURCES[source].parse
     rankings: list[Ranking] = []
-    outcomes: list[Outcome] = []
+    outcomes: list[CategoryOutcome] = []
     for document in documents:
         name = document.origin.rsplit("/", 1)[-1]
         try:
             rankings.extend(parser(document))
         except NotARanking as exc:
-            outcomes.append(Outcome(source, name, "skipped", str(exc), origin=document.origin))
+            outcomes.append(CategoryOutcome(source, name, "skipped", str(exc), origin=document.origin))
         except (FormatError, UnicodeError, RecursionError, ValueError, KeyError, TypeError) as exc:
-            outcomes.append(Outcome(source, name, "rejected", f"unrecognised format: {exc}"[:200],
+            outcomes.append(CategoryOutcome(source, name, "rejected", f"unrecognised format: {exc}"[:200],
                                     origin=document.origin))
     return rankings, outcomes
 
 
-def store_rankings(source: str, rankings: list[Ranking], store: RankingStore) -> list[Outcome]:
+def store_rankings(source: str, rankings: list[Ranking], store: RankingStore) -> list[CategoryOutcome]:
     outcomes = []
     # Oldest data first, so the newest ranking of a category ends up as the latest and history keeps all.
     for ranking in sorted(rankings, key=lambda r: (r.category, r.data_date or r.fetched_at[:10], r.fetched_at)):
@@ -69,19 +71,19 @@ def store_rankings(source: str, rankings: list[Ranking], store: RankingStore) ->
         action = {"store": "stored", "unchanged": "unchanged", "reject": "rejected"}[verdict.action]
         if action == "stored":
             store.put_ranking(ranking.model_dump(mode="json"))
-        outcomes.append(Outcome(source, ranking.category, action, verdict.reason, len(ranking.entries),
+        outcomes.append(CategoryOutcome(source, ranking.category, action, verdict.reason, len(ranking.entries),
                                 ranking.top(3), ranking.origin, ranking.data_date))
     return outcomes
 
 
-async def refresh_source(source: str, fetcher: Fetcher, store: RankingStore) -> tuple[list[Outcome], bool]:
+async def refresh_source(source: str, fetcher: Fetcher, store: RankingStore) -> tuple[list[CategoryOutcome], bool]:
     """Try the source's URL groups in order; the first group that yields rankings is used."""
-    notes: list[Outcome] = []
+    notes: list[CategoryOutcome] = []
     for group in SOURCES[source].urls():
         try:
             documents = await fetcher.fetch_group(source, group)
         except Exception as exc:
-            notes.append(Outcome(source, "*", "failed", f"fetch: {exc}"[:200]))
+            notes.append(CategoryOutcome(source, "*", "failed", f"fetch: {exc}"[:200]))
             continue
         rankings, parse_notes = parse_documents(source, documents)
         notes.extend(parse_notes)
@@ -103,7 +105,7 @@ async def refresh(store: RankingStore, fetcher: Fetcher, sources: list[str] | No
     report = Report()
     for source, result in zip(selected, results, strict=True):
         if isinstance(result, BaseException):
-            report.outcomes.append(Outcome(source, "*", "failed", f"{type(result).__name__}: {result}"[:200]))
+            report.outcomes.append(CategoryOutcome(source, "*", "failed", f"{type(result).__name__}: {result}"[:200]))
             report.failed_sources.append(source)
             continue
         outcomes, ok = result

@@ -16,15 +16,6 @@ def age_hours(ranking: dict[str, Any], now: datetime | None = None) -> float | N
     return round(((now or datetime.now(UTC)) - fetched).total_seconds() / 3600, 2)
 
 
-def map_entry(entry: dict[str, Any], catalog: Catalog) -> str | None:
-    for name in (entry.get("key"), entry.get("name")):
-        if name:
-            model = catalog.resolve_name(name)
-            if model is not None:
-                return model.id
-    return None
-
-
 def summary(ranking: dict[str, Any]) -> dict[str, Any]:
     return {"source": ranking["source"], "category": ranking["category"], "entries": len(ranking["entries"]),
             "top": [e["name"] for e in ranking["entries"][:3]], "fetched_at": ranking["fetched_at"],
@@ -37,7 +28,7 @@ def detail(ranking: dict[str, Any], catalog: Catalog, history: list[dict[str, An
     view["age_hours"] = age_hours(ranking)
     view["entries"] = [{"rank": e["rank"], "name": e["name"], "score": e.get("score"), "votes": e.get("votes"),
                         "organization": e.get("organization"), "flags": e.get("flags") or [],
-                        "model": map_entry(e, catalog)} for e in ranking["entries"]]
+                        "model": catalog.map_entry(e)} for e in ranking["entries"]]
     if history is not None:
         view["history"] = [{"fetched_at": h["fetched_at"], "data_date": h.get("data_date"),
                             "content_hash": h["content_hash"], "entries": len(h["entries"]),

@@ -61,12 +61,15 @@ class DemoState:
     failures_served: dict[str, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     default_latency_ms: float = 0.0
+    default_chunk_delay_ms: float = 0.0
+    # Streams whose client hung up before the last event: (provider/model, events written).
+    abandoned_streams: list[tuple[str, int]] = field(default_factory=list)
 
     def behaviour_for(self, provider: str, model: str) -> tuple[str, Behaviour]:
         for key in (f"{provider}/{model}", provider, "*"):
             if key in self.behaviours:
                 return key, self.behaviours[key]
-        return "", Behaviour(latency_ms=self.default_latency_ms)
+        return "", Behaviour(latency_ms=self.default_latency_ms, chunk_delay_ms=self.default_chunk_delay_ms)
 
 
 def demo_answer(provider: str, model: str, messages: list[dict[str, Any]]) -> str:
@@ -105,7 +108,8 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path == "/_control/calls":
             with self.server.state.lock:
                 calls = [c.__dict__ for c in self.server.state.calls]
-            self._json(200, {"calls": calls})
+                abandoned = [{"model": m, "events_written": n} for m, n in self.server.state.abandoned_streams]
+            self._json(200, {"calls": calls, "abandoned_streams": abandoned})
             return
         self._json(404, {"error": {"message": "not found", "type": "invalid_request_error"}})
 
@@ -258,9 +262,14 @@ class _Handler(BaseHTTPRequestHandler):
             if fault == "drop_mid_stream" and index == 3:
                 self._drop()
                 return
-            self.wfile.write(event.encode())
-            self.wfile.flush()
-            if behaviour.chunk_delay_ms:
+            try:
+                self.wfile.write(event.encode())
+                self.wfile.flush()
+            except (BrokenPipeError, ConnectionResetError):
+                with self.server.state.lock:
+                    self.server.state.abandoned_streams.append((f"{self.path.split('/')[1]}/{model}", index))
+                return
+            if behaviour.chunk_delay_ms and index < len(events) - 1:
                 time.sleep(behaviour.chunk_delay_ms / 1000)
 
 
@@ -309,10 +318,11 @@ class DemoProviderServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 256
 
-    def __init__(self, port: int = 0, *, latency_ms: float = 0.0,
+    def __init__(self, port: int = 0, *, latency_ms: float = 0.0, chunk_delay_ms: float = 0.0,
                  known_models: dict[str, set[str]] | None = None) -> None:
         super().__init__(("127.0.0.1", port), _Handler)
-        self.state = DemoState(known_models=known_models or {}, default_latency_ms=latency_ms)
+        self.state = DemoState(known_models=known_models or {}, default_latency_ms=latency_ms,
+                               default_chunk_delay_ms=chunk_delay_ms)
         self._thread: threading.Thread | None = None
 
     @property
@@ -335,6 +345,7 @@ class DemoProviderServer(ThreadingHTTPServer):
             self.state.behaviours.clear()
             self.state.calls.clear()
             self.state.failures_served.clear()
+            self.state.abandoned_streams.clear()
 
     def calls_for(self, model: str | None = None) -> list[ReceivedCall]:
         with self.state.lock:

@@ -1,15 +1,18 @@
-"""`mixcore serve`: the embedded AWS, demo providers and the real handlers behind a local HttpApi."""
+"""`mixcore serve`: the embedded AWS, demo providers and the real functions behind a local REST API."""
 
 from __future__ import annotations
 
 import os
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from starlette.types import ASGIApp
+
 from mixcore.local.aws import EmbeddedAws, put_provider_secret
 from mixcore.local.demo_providers import DemoProviderServer
-from mixcore.local.http_api import LocalHttpApi, LocalHttpServer
+from mixcore.local.rest_api import LocalRestApi
 from mixcore.local.template import Template, find_template
 
 LOCAL_DEFAULTS = {
@@ -26,6 +29,7 @@ class StackOptions:
     aws_port: int = 0
     demo_port: int = 0
     demo_latency_ms: float = 0.0
+    demo_chunk_ms: float = 0.0
     dev_key: str | None = None
     template: Path | None = None
     host: str = "127.0.0.1"
@@ -37,7 +41,7 @@ class LocalStack:
     options: StackOptions
     aws: EmbeddedAws | None = None
     demo: DemoProviderServer | None = None
-    http: LocalHttpServer | None = None
+    http: LocalServer | None = None
     dev_key: str = ""
     demo_providers: list[str] = field(default_factory=list)
     real_providers: list[str] = field(default_factory=list)
@@ -57,10 +61,9 @@ class LocalStack:
                 os.environ.setdefault(key, str(value))
         self._configure_providers()
         self._seed()
-        api = LocalHttpApi(template)
+        api = LocalRestApi(template)
         api.load_all()
-        self.http = LocalHttpServer(api, host=options.host, port=options.port, access_log=options.access_log)
-        threading.Thread(target=self.http.serve_forever, name="local-http-api", daemon=True).start()
+        self.http = LocalServer(api, host=options.host, port=options.port, access_log=options.access_log).start()
         return self
 
     def _configure_providers(self) -> None:
@@ -75,7 +78,7 @@ class LocalStack:
         catalog = get_catalog()
         known = {c.name: {m.api_model for m in catalog.by_provider(c.name)} for c in missing}
         self.demo = DemoProviderServer(self.options.demo_port, latency_ms=self.options.demo_latency_ms,
-                                       known_models=known).start()
+                                       chunk_delay_ms=self.options.demo_chunk_ms, known_models=known).start()
         for config in missing:
             base_env, key_env = provider_env_names(config.name)
             os.environ[base_env] = self.demo.base_url(config.name, config.protocol)
@@ -134,12 +137,45 @@ class LocalStack:
 
     def stop(self) -> None:
         if self.http is not None:
-            self.http.shutdown()
-            self.http.server_close()
+            self.http.stop()
         if self.demo is not None:
             self.demo.stop()
         if self.aws is not None:
             self.aws.stop()
+
+
+class LocalServer:
+    """uvicorn serving an ASGI app from a daemon thread (the local REST API, with real streaming)."""
+
+    def __init__(self, app: ASGIApp, *, host: str = "127.0.0.1", port: int = 8080, access_log: bool = False) -> None:
+        import uvicorn
+
+        self.host = host
+        self.server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
+                                                    access_log=access_log, lifespan="off", timeout_keep_alive=75))
+        self.thread = threading.Thread(target=self.server.run, name="local-rest-api", daemon=True)
+
+    def start(self, timeout: float = 15.0) -> LocalServer:
+        self.thread.start()
+        deadline = time.monotonic() + timeout
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the local API server did not start (is the port in use?)")
+            time.sleep(0.01)
+        return self
+
+    @property
+    def port(self) -> int:
+        port: int = self.server.servers[0].sockets[0].getsockname()[1]
+        return port
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
 
 
 def _free_port() -> int:

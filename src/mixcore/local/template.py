@@ -1,7 +1,8 @@
 """Reads template.yaml so the local stack is built from the same definitions as the deployment.
 
-Functions, their routes and environment, the authorizer, and the AWS resources to create in the
-embedded AWS all come from here; nothing is listed a second time by hand.
+Functions and their environment, the REST API's routes, authorizer and gateway responses (its
+DefinitionBody), and the AWS resources to create in the embedded AWS all come from here; nothing
+is listed a second time by hand.
 """
 
 from __future__ import annotations
@@ -36,10 +37,13 @@ _CfnLoader.add_multi_constructor("!", _construct_tag)
 
 @dataclass
 class Route:
+    """One method and path of the REST API, and the function behind it."""
+
     method: str
     path: str
     function: str
     auth: bool = True
+    streaming: bool = False  # responseTransferMode STREAM (the function runs behind the web adapter)
     _pattern: re.Pattern[str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -52,9 +56,16 @@ class Route:
         found = self._pattern.match(path)
         return found.groupdict() if found else None
 
-    @property
-    def route_key(self) -> str:
-        return f"{self.method.upper()} {self.path}"
+
+_FUNCTION_IN_URI = re.compile(r"\$\{(\w+)\.Arn\}")
+
+
+def _function_of(uri: Any) -> str:
+    text = uri.get("Fn::Sub", "") if isinstance(uri, dict) else str(uri)
+    found = _FUNCTION_IN_URI.search(text if isinstance(text, str) else text[0])
+    if found is None:
+        raise ValueError(f"integration uri names no function: {uri!r}")
+    return found.group(1)
 
 
 @dataclass
@@ -98,26 +109,38 @@ class Template:
                                              timeout=int(props.get("Timeout", globals_.get("Timeout", 3))))
         return result
 
+    def api_definition(self) -> dict[str, Any]:
+        """The REST API's OpenAPI document (DefinitionBody), with its integrations and authorizer."""
+        for resource in self.resources("AWS::Serverless::Api").values():
+            body = (resource.get("Properties") or {}).get("DefinitionBody")
+            if isinstance(body, dict):
+                return body
+        raise ValueError("template.yaml has no AWS::Serverless::Api with a DefinitionBody")
+
     def routes(self) -> list[Route]:
         routes: list[Route] = []
-        for logical_id, resource in self.resources("AWS::Serverless::Function").items():
-            for event in ((resource.get("Properties") or {}).get("Events") or {}).values():
-                if event.get("Type") != "HttpApi":
-                    continue
-                props = event.get("Properties") or {}
-                auth = ((props.get("Auth") or {}).get("Authorizer")) != "NONE"
-                routes.append(Route(method=props["Method"], path=props["Path"], function=logical_id, auth=auth))
+        for path, methods in self.api_definition().get("paths", {}).items():
+            for method, operation in methods.items():
+                integration = operation.get("x-amazon-apigateway-integration") or {}
+                routes.append(Route(method=method.upper(), path=path, function=_function_of(integration.get("uri")),
+                                    auth=bool(operation.get("security")),
+                                    streaming=integration.get("responseTransferMode") == "STREAM"))
         # Literal paths before parameterised ones, as API Gateway matches the most specific route first.
         return sorted(routes, key=lambda r: (r.path.count("{"), -len(r.path)))
 
     def authorizer_function(self) -> str | None:
-        for resource in self.resources("AWS::Serverless::HttpApi").values():
-            auth = (resource.get("Properties") or {}).get("Auth") or {}
-            default = auth.get("DefaultAuthorizer")
-            arn = ((auth.get("Authorizers") or {}).get(default) or {}).get("FunctionArn") or {}
-            if isinstance(arn, dict) and "Fn::GetAtt" in arn:
-                return str(arn["Fn::GetAtt"][0])
+        schemes = (self.api_definition().get("components") or {}).get("securitySchemes") or {}
+        for scheme in schemes.values():
+            authorizer = scheme.get("x-amazon-apigateway-authorizer") or {}
+            if authorizer.get("authorizerUri"):
+                return _function_of(authorizer["authorizerUri"])
         return None
+
+    def gateway_responses(self) -> dict[str, tuple[int, str]]:
+        """API Gateway's own answers (UNAUTHORIZED, ACCESS_DENIED…): status and JSON body template."""
+        responses = self.api_definition().get("x-amazon-apigateway-gateway-responses") or {}
+        return {name: (int(r.get("statusCode", 500)), (r.get("responseTemplates") or {}).get("application/json", ""))
+                for name, r in responses.items()}
 
     def resolve(self, value: Any, names: dict[str, str], region: str) -> Any:
         """Resolve !Ref / !GetAtt / !Sub against local physical names."""

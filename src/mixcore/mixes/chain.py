@@ -1,26 +1,30 @@
 """Fallback chains: try ordered candidates until one answers, recording every attempt and call.
 
-A candidate is skipped (with the reason) when its provider is not configured or cooling down.
-Timeouts, connection errors, 408/409/429/5xx, context-length and invalid responses move on to
-the next candidate; the client's own errors (a bad request) stop the chain at once. For streams,
-fallback happens only before the first chunk; after that an error ends the stream.
+A candidate is skipped (with the reason, and without a call) when its provider is not
+configured or cooling down, or when the request's time budget is spent. Timeouts, connection
+errors, 408/409/429/5xx, context-length and invalid responses move on to the next candidate; the
+client's own errors (a bad request) stop the chain at once. For streams, fallback happens only
+before the first chunk; after that an error ends the stream.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, Iterator
+from contextlib import aclosing
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from mixcore.costs.pricing import call_cost, price_of
-from mixcore.costs.records import CallLine, Outcome
-from mixcore.errors import AllCandidatesFailed, InvalidRequest, ModelNotFound
+from mixcore.costs.pricing import call_cost, catalog_price
+from mixcore.costs.records import CallLine, CallOutcome
+from mixcore.errors import AllCandidatesFailed, InvalidRequest, MixcoreError, ModelNotFound
+from mixcore.mixes.upstream import Candidate, RequestContext, Upstream
 from mixcore.observability import upstream_subsegment
 from mixcore.providers.errors import (
     ContextLengthExceeded,
     ProviderCoolingDown,
     ProviderNotConfigured,
+    RequestBudgetExhausted,
     UpstreamBadRequest,
     UpstreamError,
     UpstreamModelNotFound,
@@ -28,66 +32,50 @@ from mixcore.providers.errors import (
 )
 from mixcore.providers.types import Completion, StreamState, Usage
 
-if TYPE_CHECKING:
-    from mixcore.mixes.gateway import Gateway
+# Below this much time left, a call could not even connect: the candidate is skipped, not called.
+MIN_ATTEMPT_SECONDS = 0.05
 
 
-@dataclass
-class Candidate:
-    model_id: str
-    provider: str
-    api_model: str
-    rank: int | None = None
-    score: float | None = None
-    name: str | None = None
-
-    def describe(self) -> dict[str, Any]:
-        described: dict[str, Any] = {"model": self.model_id}
-        if self.rank is not None:
-            described.update(rank=self.rank, score=self.score, name=self.name)
-        return described
-
-
-@dataclass
-class RequestContext:
-    """Per-request state: deadline, every upstream call, and the attempts of the answering chain."""
-
-    request_id: str
-    key_id: str | None
-    deadline: float
-    calls: list[CallLine] = field(default_factory=list)
-    attempts: list[dict[str, Any]] = field(default_factory=list)
-
-    def remaining(self) -> float:
-        return self.deadline - time.monotonic()
-
-
-def record_call(gateway: Gateway, ctx: RequestContext, candidate: Candidate, *, usage: Usage | None,
-                latency_ms: float, outcome: Outcome, error: str | None = None, layer: int = 0,
-                role: str = "answer", retries: int = 0) -> CallLine:
-    price, note = price_of(gateway.catalog.get(candidate.model_id))
+def record_call(upstream: Upstream, ctx: RequestContext, candidate: Candidate, *, usage: Usage | None,
+                latency_ms: float, outcome: CallOutcome, error: str | None = None, layer: int = 0,
+                role: str = "answer", retries: int = 0) -> None:
+    price, note = catalog_price(upstream.catalog.get(candidate.model_id))
     usage = usage or Usage()
     cost = call_cost(price, usage) if (usage.prompt_tokens or usage.completion_tokens) else 0.0
-    line = CallLine(provider=candidate.provider, model=candidate.model_id, layer=layer, role=role,
-                    outcome=outcome, error=error,
-                    prompt_tokens=usage.prompt_tokens, completion_tokens=usage.completion_tokens,
-                    cached_tokens=usage.cached_tokens, estimated=usage.estimated, price=price, cost_usd=cost,
-                    cost_note=note if cost is None else None, latency_ms=round(latency_ms, 2), retries=retries)
-    ctx.calls.append(line)
-    return line
+    ctx.calls.append(CallLine(provider=candidate.provider, model=candidate.model_id, layer=layer, role=role,
+                              outcome=outcome, error=error, prompt_tokens=usage.prompt_tokens,
+                              completion_tokens=usage.completion_tokens, cached_tokens=usage.cached_tokens,
+                              estimated=usage.estimated, price=price, cost_usd=cost,
+                              cost_note=note if cost is None else None, latency_ms=round(latency_ms, 2),
+                              retries=retries))
 
 
-def _skip_reason(gateway: Gateway, candidate: Candidate) -> UpstreamError | None:
-    provider = gateway.providers.get(candidate.provider)
+def skip_reason(upstream: Upstream, ctx: RequestContext, candidate: Candidate) -> UpstreamError | None:
+    """Why a candidate must not be called now, or None."""
+    if ctx.remaining() <= MIN_ATTEMPT_SECONDS:
+        return RequestBudgetExhausted("request time budget exhausted")
+    provider = upstream.providers.get(candidate.provider)
     if provider is None or not provider.configured:
         return ProviderNotConfigured(f"provider {candidate.provider!r} is not configured")
-    left = gateway.cooldowns.cooling(candidate.provider)
+    left = upstream.cooldowns.cooling(candidate.provider)
     if left > 0:
         return ProviderCoolingDown(f"provider {candidate.provider!r} is cooling down for {left:.0f}s more")
     return None
 
 
-def failure(errors: list[UpstreamError], attempts: list[dict[str, Any]], what: str) -> Exception:
+def callable_candidates(upstream: Upstream, ctx: RequestContext, candidates: list[Candidate],
+                        attempts: list[dict[str, Any]], errors: list[UpstreamError]) -> Iterator[Candidate]:
+    """The candidates to call, in order; every other one is written into `attempts` as skipped, uncalled."""
+    for candidate in candidates:
+        skip = skip_reason(upstream, ctx, candidate)
+        if skip is None:
+            yield candidate
+            continue
+        attempts.append({**candidate.describe(), "outcome": "skipped", "error": skip.kind, "reason": skip.message})
+        errors.append(skip)
+
+
+def failure(errors: list[UpstreamError], attempts: list[dict[str, Any]], what: str) -> MixcoreError:
     """The client-facing error once every candidate failed."""
     called = [e for e in errors if not isinstance(e, ProviderNotConfigured | ProviderCoolingDown)]
     if called and all(isinstance(e, UpstreamModelNotFound) for e in called) and len(attempts) == 1:
@@ -106,61 +94,47 @@ def failure(errors: list[UpstreamError], attempts: list[dict[str, Any]], what: s
     return AllCandidatesFailed(f"Every candidate for {what} failed ({summary}).", status=status, attempts=attempts)
 
 
-def _client_error(error: UpstreamBadRequest) -> InvalidRequest:
-    return InvalidRequest(f"The provider rejected the request: {error.message}", code="upstream_bad_request")
-
-
-def attempt_failed(gateway: Gateway, ctx: RequestContext, candidate: Candidate, error: UpstreamError,
+def attempt_failed(upstream: Upstream, ctx: RequestContext, candidate: Candidate, error: UpstreamError,
                    started: float, attempts: list[dict[str, Any]], *, layer: int = 0, role: str = "answer") -> None:
     """Record a failed attempt; the client's own error ends the chain, a provider's cools it down."""
     latency = (time.monotonic() - started) * 1000
-    record_call(gateway, ctx, candidate, usage=None, latency_ms=latency, outcome="error", error=error.kind,
+    record_call(upstream, ctx, candidate, usage=None, latency_ms=latency, outcome="error", error=error.kind,
                 layer=layer, role=role)
     attempts.append({**candidate.describe(), "outcome": "error", "error": error.kind, "status": error.status,
                      "message": error.message[:200], "latency_ms": round(latency)})
     if isinstance(error, UpstreamBadRequest):
-        raise _client_error(error) from error
+        raise InvalidRequest(f"The provider rejected the request: {error.message}",
+                             code="upstream_bad_request") from error
     if not isinstance(error, UpstreamModelNotFound | ContextLengthExceeded):
-        gateway.cooldowns.failed(candidate.provider)
+        upstream.cooldowns.failed(candidate.provider)
 
 
-def attempt_deadline(gateway: Gateway, ctx: RequestContext, attempt_timeout: float | None) -> float:
+def attempt_deadline(upstream: Upstream, ctx: RequestContext, attempt_timeout: float | None) -> float:
     """One candidate may use at most its attempt timeout, so a hang leaves time for the next."""
-    return min(ctx.deadline, time.monotonic() + (attempt_timeout or gateway.settings.attempt_timeout_seconds))
+    return min(ctx.deadline, time.monotonic() + (attempt_timeout or upstream.settings.attempt_timeout_seconds))
 
 
-async def complete_first(gateway: Gateway, ctx: RequestContext, candidates: list[Candidate],
+async def complete_first(upstream: Upstream, ctx: RequestContext, candidates: list[Candidate],
                          params: dict[str, Any], *, what: str, layer: int = 0, role: str = "answer",
                          attempts: list[dict[str, Any]] | None = None,
                          attempt_timeout: float | None = None) -> tuple[Candidate, Completion]:
     """The first candidate's completion that succeeds; raises the client-facing error if none does."""
     attempts = ctx.attempts if attempts is None else attempts
     errors: list[UpstreamError] = []
-    for candidate in candidates:
-        skip = _skip_reason(gateway, candidate)
-        if skip is not None:
-            attempts.append({**candidate.describe(), "outcome": "skipped", "error": skip.kind,
-                             "reason": skip.message})
-            errors.append(skip)
-            continue
-        if ctx.remaining() <= 0.05:
-            attempts.append({**candidate.describe(), "outcome": "skipped", "error": "budget_exhausted",
-                             "reason": "request time budget exhausted"})
-            errors.append(UpstreamTimeout("request time budget exhausted"))
-            break
+    for candidate in callable_candidates(upstream, ctx, candidates, attempts, errors):
         started = time.monotonic()
         try:
             async with upstream_subsegment(candidate.provider, candidate.model_id, role):
-                completion = await gateway.client.complete(gateway.providers[candidate.provider],
-                                                           candidate.api_model, params,
-                                                           deadline=attempt_deadline(gateway, ctx, attempt_timeout))
+                completion = await upstream.client.complete(upstream.providers[candidate.provider],
+                                                            candidate.api_model, params,
+                                                            deadline=attempt_deadline(upstream, ctx, attempt_timeout))
         except UpstreamError as error:
-            attempt_failed(gateway, ctx, candidate, error, started, attempts, layer=layer, role=role)
+            attempt_failed(upstream, ctx, candidate, error, started, attempts, layer=layer, role=role)
             errors.append(error)
             continue
-        gateway.cooldowns.succeeded(candidate.provider)
-        record_call(gateway, ctx, candidate, usage=completion.usage, latency_ms=completion.latency_ms, outcome="ok",
-                    layer=layer, role=role, retries=completion.retries)
+        upstream.cooldowns.succeeded(candidate.provider)
+        record_call(upstream, ctx, candidate, usage=completion.usage, latency_ms=completion.latency_ms,
+                    outcome="ok", layer=layer, role=role, retries=completion.retries)
         attempts.append({**candidate.describe(), "outcome": "ok", "latency_ms": round(completion.latency_ms)})
         return candidate, completion
     raise failure(errors, attempts, what)
@@ -169,47 +143,45 @@ async def complete_first(gateway: Gateway, ctx: RequestContext, candidates: list
 @dataclass
 class OpenStream:
     candidate: Candidate
-    chunks: AsyncIterator[dict[str, Any]]
+    chunks: AsyncGenerator[dict[str, Any], None]
     state: StreamState
     started: float
     recorded: bool = False  # a replayed answer whose call is already in the cost record
     layer: int = 0
     role: str = "answer"
+    prompt: list[dict[str, Any]] = field(default_factory=list)  # to estimate usage when cut off
 
 
-async def stream_first(gateway: Gateway, ctx: RequestContext, candidates: list[Candidate],
-                       params: dict[str, Any], *, what: str, attempt_timeout: float | None = None) -> OpenStream:
+async def stream_first(upstream: Upstream, ctx: RequestContext, candidates: list[Candidate],
+                       params: dict[str, Any], *, what: str, attempt_timeout: float | None = None,
+                       layer: int = 0, role: str = "answer") -> OpenStream:
     """Open the first candidate stream that yields a chunk; the chunk is put back in front."""
     errors: list[UpstreamError] = []
-    for candidate in candidates:
-        skip = _skip_reason(gateway, candidate)
-        if skip is not None:
-            ctx.attempts.append({**candidate.describe(), "outcome": "skipped", "error": skip.kind,
-                                 "reason": skip.message})
-            errors.append(skip)
-            continue
+    for candidate in callable_candidates(upstream, ctx, candidates, ctx.attempts, errors):
         state = StreamState()
         started = time.monotonic()
-        chunks = gateway.client.stream(gateway.providers[candidate.provider], candidate.api_model, params,
-                                       deadline=ctx.deadline, state=state,
-                                       first_chunk_deadline=attempt_deadline(gateway, ctx, attempt_timeout))
+        chunks = upstream.client.stream(upstream.providers[candidate.provider], candidate.api_model, params,
+                                        deadline=ctx.deadline, state=state,
+                                        first_chunk_deadline=attempt_deadline(upstream, ctx, attempt_timeout))
         try:
-            first = await chunks.__anext__()
+            first = await anext(chunks)
         except StopAsyncIteration:
             first = None
         except UpstreamError as error:
-            attempt_failed(gateway, ctx, candidate, error, started, ctx.attempts)
+            attempt_failed(upstream, ctx, candidate, error, started, ctx.attempts, layer=layer, role=role)
             errors.append(error)
             continue
-        gateway.cooldowns.succeeded(candidate.provider)
+        upstream.cooldowns.succeeded(candidate.provider)
         ctx.attempts.append({**candidate.describe(), "outcome": "ok"})
-        return OpenStream(candidate, _prepend(first, chunks), state, started)
+        return OpenStream(candidate, _prepend(first, chunks), state, started, layer=layer, role=role,
+                          prompt=params.get("messages") or [])
     raise failure(errors, ctx.attempts, what)
 
 
 async def _prepend(first: dict[str, Any] | None,
-                   rest: AsyncIterator[dict[str, Any]]) -> AsyncIterator[dict[str, Any]]:
-    if first is not None:
-        yield first
-    async for chunk in rest:
-        yield chunk
+                   rest: AsyncGenerator[dict[str, Any], None]) -> AsyncGenerator[dict[str, Any], None]:
+    async with aclosing(rest):  # closing this stream closes the provider's at once
+        if first is not None:
+            yield first
+        async for chunk in rest:
+            yield chunk

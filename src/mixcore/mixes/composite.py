@@ -8,24 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import re
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from mixcore.api.schemas import ChatCompletionRequest
 from mixcore.errors import AllCandidatesFailed, MixcoreError
-from mixcore.mixes.chain import Candidate, OpenStream, RequestContext, complete_first, record_call, stream_first
+from mixcore.mixes.chain import OpenStream, complete_first, record_call, stream_first
 from mixcore.mixes.definitions import CascadeMix, Member, MixDefinition, SynthesisMix, VoteMix
-from mixcore.mixes.plans import Plan
+from mixcore.mixes.plans import MemberResolver, Plan, Runner, StreamRunner
+from mixcore.mixes.upstream import Candidate, RequestContext, Upstream
 from mixcore.providers.types import Completion, StreamState, Usage, estimate_tokens, message_text
-
-if TYPE_CHECKING:
-    from mixcore.mixes.gateway import Gateway
-    from mixcore.mixes.registry import MixRegistry
+from mixcore.schemas import ChatCompletionRequest
 
 # Together AI's Mixture-of-Agents aggregate-and-synthesise prompt (Wang et al., 2024).
 MOA_PROMPT = (
@@ -78,11 +74,11 @@ class Call:
     completion: Completion
 
 
-async def run_member(gateway: Gateway, registry: MixRegistry, ctx: RequestContext, member: Member,
+async def run_member(upstream: Upstream, members: MemberResolver, ctx: RequestContext, member: Member,
                      params: dict[str, Any], *, layer: int, role: str) -> Call:
-    candidates = registry.member_candidates(member.model, gateway)
+    candidates = members.member_candidates(member.model)
     attempts: list[dict[str, Any]] = []
-    candidate, completion = await complete_first(gateway, ctx, candidates, params, what=member.model, layer=layer,
+    candidate, completion = await complete_first(upstream, ctx, candidates, params, what=member.model, layer=layer,
                                                  role=role, attempts=attempts)
     return Call(member, candidate, completion)
 
@@ -90,7 +86,7 @@ async def run_member(gateway: Gateway, registry: MixRegistry, ctx: RequestContex
 def replay(call: Call) -> OpenStream:
     """A finished completion as a stream (cascade and vote decide on whole answers)."""
 
-    async def chunks() -> AsyncIterator[dict[str, Any]]:
+    async def chunks() -> AsyncGenerator[dict[str, Any], None]:
         yield {"choices": [{"index": 0, "delta": {"role": "assistant", "content": call.completion.text},
                             "finish_reason": None}]}
         finish = (call.completion.body.get("choices") or [{}])[0].get("finish_reason") or "stop"
@@ -102,48 +98,66 @@ def replay(call: Call) -> OpenStream:
 
 # Synthesis -----------------------------------------------------------------------------------------
 
-async def run_layer(gateway: Gateway, registry: MixRegistry, ctx: RequestContext, mix: SynthesisMix,
-                    members: list[Member], params: dict[str, Any], layer: int, min_proposers: int,
+async def cancel_and_record(upstream: Upstream, members: MemberResolver, ctx: RequestContext,
+                            pending: dict[asyncio.Task[Call], Member], params: dict[str, Any], *, started: float,
+                            layer: int, role: str, reason: str) -> list[str]:
+    """Cancel calls still running and record each as a cancelled call with an estimated prompt.
+
+    The provider may bill the prompt of a call cut off mid-way: it is recorded, never dropped.
+    """
+    pending = {task: member for task, member in pending.items() if not task.done()}
+    for task in pending:
+        task.cancel()
+    cancelled = []
+    for task, member in pending.items():
+        with contextlib.suppress(asyncio.CancelledError, MixcoreError):
+            await task
+        prompt = estimate_tokens(message_text(params.get("messages") or []))
+        candidate = members.member_candidates(member.model)[0]
+        record_call(upstream, ctx, candidate, usage=Usage(prompt_tokens=prompt, estimated=True),
+                    latency_ms=(time.monotonic() - started) * 1000, outcome="cancelled", error=reason,
+                    layer=layer, role=role)
+        cancelled.append(member.model)
+    return cancelled
+
+
+async def run_layer(upstream: Upstream, members: MemberResolver, ctx: RequestContext, mix: SynthesisMix,
+                    proposers: list[Member], params: dict[str, Any], layer: int, min_proposers: int,
                     straggler: float, info: dict[str, Any]) -> list[Call]:
     """Proposers run concurrently; once the quorum answered, the rest get at most `straggler` seconds."""
     started = time.monotonic()
-    tasks = {asyncio.create_task(run_member(gateway, registry, ctx, m, member_params(params, m), layer=layer,
-                                            role="proposer")): m for m in members}
+    tasks = {asyncio.create_task(run_member(upstream, members, ctx, m, member_params(params, m), layer=layer,
+                                            role="proposer")): m for m in proposers}
     answered: list[Call] = []
     errors: list[str] = []
     pending: set[asyncio.Task[Call]] = set(tasks)
     quorum_at: float | None = None
-    while pending:
-        remaining = ctx.remaining()
-        timeout = remaining if quorum_at is None else min(remaining, quorum_at + straggler - time.monotonic())
-        if timeout <= 0:
-            break
-        done, pending = await asyncio.wait(pending, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        if not done:
-            break
-        for task in done:
-            try:
-                answered.append(task.result())
-            except (Exception, asyncio.CancelledError) as error:
-                errors.append(f"{tasks[task].model}: {getattr(error, 'message', error)}")
-        if quorum_at is None and len(answered) >= min_proposers:
-            quorum_at = time.monotonic()
-    for task in pending:
-        task.cancel()
-    dropped = []
-    for task in pending:
-        member = tasks[task]
-        with contextlib.suppress(asyncio.CancelledError, MixcoreError):
-            await task
-        # The provider may bill the prompt of a call cut off mid-way: record it, estimated, never drop it.
-        prompt = estimate_tokens(message_text(params.get("messages") or []))
-        candidate = registry.member_candidates(member.model, gateway)[0]
-        record_call(gateway, ctx, candidate, usage=Usage(prompt_tokens=prompt, estimated=True),
-                    latency_ms=(time.monotonic() - started) * 1000, outcome="cancelled", error="straggler",
-                    layer=layer, role="proposer")
-        dropped.append(member.model)
+    try:
+        while pending:
+            remaining = ctx.remaining()
+            timeout = remaining if quorum_at is None else min(remaining, quorum_at + straggler - time.monotonic())
+            if timeout <= 0:
+                break
+            done, pending = await asyncio.wait(pending, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            if not done:
+                break
+            for task in done:
+                try:
+                    answered.append(task.result())
+                except (Exception, asyncio.CancelledError) as error:
+                    errors.append(f"{tasks[task].model}: {getattr(error, 'message', error)}")
+            if quorum_at is None and len(answered) >= min_proposers:
+                quorum_at = time.monotonic()
+    except asyncio.CancelledError:
+        # The client went away: stop every proposer still running, and keep what they cost.
+        await asyncio.shield(cancel_and_record(upstream, members, ctx, {t: tasks[t] for t in pending}, params,
+                                               started=started, layer=layer, role="proposer",
+                                               reason="client_disconnected"))
+        raise
+    dropped = await cancel_and_record(upstream, members, ctx, {t: tasks[t] for t in pending}, params,
+                                      started=started, layer=layer, role="proposer", reason="straggler")
     # Keep the members' order, not the order of arrival: answers are numbered for the next layer.
-    order = {id(m): i for i, m in enumerate(members)}
+    order = {id(m): i for i, m in enumerate(proposers)}
     answered.sort(key=lambda c: order[id(c.member)])
     info.setdefault("layers", []).append({"layer": layer, "answered": [c.candidate.model_id for c in answered],
                                           "failed": errors, "dropped_stragglers": dropped})
@@ -154,9 +168,8 @@ async def run_layer(gateway: Gateway, registry: MixRegistry, ctx: RequestContext
     return answered
 
 
-
-def synthesis_runners(mix: SynthesisMix, request: ChatCompletionRequest, registry: MixRegistry,
-                      gateway: Gateway, info: dict[str, Any]) -> tuple[Any, Any]:
+def synthesis_runners(mix: SynthesisMix, request: ChatCompletionRequest, members: MemberResolver,
+                      upstream: Upstream, info: dict[str, Any]) -> tuple[Runner, StreamRunner]:
     overrides = request.mix
     min_proposers = (overrides.min_proposers if overrides and overrides.min_proposers else mix.min_proposers)
     straggler = (overrides.straggler_seconds if overrides and overrides.straggler_seconds is not None
@@ -168,7 +181,7 @@ def synthesis_runners(mix: SynthesisMix, request: ChatCompletionRequest, registr
         layer_params = dict(params)
         for index, layer in enumerate(mix.layers, 1):
             quorum = min(layer.min_proposers or min_proposers, len(layer.proposers))
-            calls = await run_layer(gateway, registry, ctx, mix, layer.proposers, layer_params, index, quorum,
+            calls = await run_layer(upstream, members, ctx, mix, layer.proposers, layer_params, index, quorum,
                                     straggler, info)
             answers = [c.completion.text for c in calls]
             if request.include_proposals:
@@ -180,7 +193,7 @@ def synthesis_runners(mix: SynthesisMix, request: ChatCompletionRequest, registr
     def aggregator_candidates() -> list[Candidate]:
         candidates: list[Candidate] = []
         for member in mix.aggregator:
-            candidates += [c for c in registry.member_candidates(member.model, gateway) if c not in candidates]
+            candidates += [c for c in members.member_candidates(member.model) if c not in candidates]
         return candidates
 
     def aggregator_params(final: dict[str, Any]) -> dict[str, Any]:
@@ -188,16 +201,15 @@ def synthesis_runners(mix: SynthesisMix, request: ChatCompletionRequest, registr
         return member_params(final, Member(model=first.model, temperature=first.temperature,
                                            max_tokens=first.max_tokens))
 
-    async def run(gw: Gateway, ctx: RequestContext, params: dict[str, Any]) -> tuple[Candidate, Completion]:
+    async def run(ctx: RequestContext, params: dict[str, Any]) -> tuple[Candidate, Completion]:
         final = aggregator_params(await proposals(ctx, params))
-        return await complete_first(gw, ctx, aggregator_candidates(), final, what=f"{mix.id} aggregator",
+        return await complete_first(upstream, ctx, aggregator_candidates(), final, what=f"{mix.id} aggregator",
                                     layer=len(mix.layers) + 1, role="aggregator")
 
-    async def run_stream(gw: Gateway, ctx: RequestContext, params: dict[str, Any]) -> OpenStream:
+    async def run_stream(ctx: RequestContext, params: dict[str, Any]) -> OpenStream:
         final = aggregator_params(await proposals(ctx, params))
-        opened = await stream_first(gw, ctx, aggregator_candidates(), final, what=f"{mix.id} aggregator")
-        opened.layer, opened.role = len(mix.layers) + 1, "aggregator"
-        return opened
+        return await stream_first(upstream, ctx, aggregator_candidates(), final, what=f"{mix.id} aggregator",
+                                  layer=len(mix.layers) + 1, role="aggregator")
 
     return run, run_stream
 
@@ -212,36 +224,36 @@ def parse_score(text: str) -> float | None:
     return float(found.group(1)) if found else None
 
 
-def cascade_runner(mix: CascadeMix, request: ChatCompletionRequest, registry: MixRegistry, gateway: Gateway,
-                   info: dict[str, Any]) -> Any:
+def cascade_runner(mix: CascadeMix, request: ChatCompletionRequest, members: MemberResolver, upstream: Upstream,
+                   info: dict[str, Any]) -> Runner:
     async def judge(ctx: RequestContext, params: dict[str, Any], step_index: int, call: Call) -> float:
         judge_member = mix.judge or call.member
         question = message_text(params["messages"])
         prompt = [{"role": "user", "content": JUDGE_PROMPT.format(question=question, answer=call.completion.text)}]
         judge_params = {"messages": prompt, "temperature": judge_member.temperature if judge_member.temperature
                         is not None else (0.7 if mix.judge_samples > 1 else 0.0), "max_tokens": 10}
-        results = await asyncio.gather(*(run_member(gateway, registry, ctx, judge_member, judge_params,
+        results = await asyncio.gather(*(run_member(upstream, members, ctx, judge_member, judge_params,
                                                     layer=step_index, role="judge")
                                          for _ in range(mix.judge_samples)), return_exceptions=True)
         scores = [parse_score(r.completion.text) for r in results if isinstance(r, Call)]
         valid = [s for s in scores if s is not None]
         return sum(valid) / len(valid) if valid else 0.0
 
-    def price_of(member: Member) -> float:
+    def output_price(member: Member) -> float:
         try:
-            candidate = registry.member_candidates(member.model, gateway)[0]
+            candidate = members.member_candidates(member.model)[0]
         except MixcoreError:
             return 0.0
-        model = gateway.catalog.get(candidate.model_id)
+        model = upstream.catalog.get(candidate.model_id)
         return model.price.output if model and model.price else 0.0
 
-    async def run(gw: Gateway, ctx: RequestContext, params: dict[str, Any]) -> tuple[Candidate, Completion]:
+    async def run(ctx: RequestContext, params: dict[str, Any]) -> tuple[Candidate, Completion]:
         decisions: list[dict[str, Any]] = info.setdefault("steps", [])
         last_error: MixcoreError | None = None
         for index, step in enumerate(mix.steps, 1):
             final = index == len(mix.steps)
             try:
-                call = await run_member(gw, registry, ctx, step.model, member_params(params, step.model),
+                call = await run_member(upstream, members, ctx, step.model, member_params(params, step.model),
                                         layer=index, role="answer")
             except MixcoreError as error:
                 decisions.append({"step": index, "model": step.model.model, "decision": "failed",
@@ -252,7 +264,7 @@ def cascade_runner(mix: CascadeMix, request: ChatCompletionRequest, registry: Mi
                 decisions.append({"step": index, "model": call.candidate.model_id, "decision": "accept (last step)"})
                 return call.candidate, call.completion
             score = await judge(ctx, params, index, call)
-            delta = max(0.0, price_of(mix.steps[index].model) - price_of(step.model))
+            delta = max(0.0, output_price(mix.steps[index].model) - output_price(step.model))
             threshold = max(0.0, step.threshold - mix.cost_lambda * delta)
             accepted = score >= threshold
             decisions.append({"step": index, "model": call.candidate.model_id, "score": round(score, 4),
@@ -287,13 +299,13 @@ def normalise_answer(text: str) -> str:
     return re.sub(r"\s+", " ", re.sub(r"[^\w\s]", "", candidate.lower())).strip()
 
 
-def vote_runner(mix: VoteMix, request: ChatCompletionRequest, registry: MixRegistry, gateway: Gateway,
-                info: dict[str, Any]) -> Any:
+def vote_runner(mix: VoteMix, request: ChatCompletionRequest, members: MemberResolver, upstream: Upstream,
+                info: dict[str, Any]) -> Runner:
     samples = request.mix.n if request.mix and request.mix.n else mix.samples
 
-    async def run(gw: Gateway, ctx: RequestContext, params: dict[str, Any]) -> tuple[Candidate, Completion]:
+    async def run(ctx: RequestContext, params: dict[str, Any]) -> tuple[Candidate, Completion]:
         voters = [mix.voters[i % len(mix.voters)] for i in range(samples)]
-        results = await asyncio.gather(*(run_member(gw, registry, ctx, v, member_params(params, v), layer=1,
+        results = await asyncio.gather(*(run_member(upstream, members, ctx, v, member_params(params, v), layer=1,
                                                     role="voter") for v in voters), return_exceptions=True)
         calls = [(i, r) for i, r in enumerate(results) if isinstance(r, Call)]
         if not calls:
@@ -315,32 +327,28 @@ def vote_runner(mix: VoteMix, request: ChatCompletionRequest, registry: MixRegis
     return run
 
 
-def single_call_stream(runner: Any) -> Any:
-    async def run_stream(gw: Gateway, ctx: RequestContext, params: dict[str, Any]) -> OpenStream:
-        candidate, completion = await runner(gw, ctx, params)
+def single_call_stream(runner: Runner) -> StreamRunner:
+    async def run_stream(ctx: RequestContext, params: dict[str, Any]) -> OpenStream:
+        candidate, completion = await runner(ctx, params)
         return replay(Call(Member(model=candidate.model_id), candidate, completion))
 
     return run_stream
 
 
-def composite_plan(mix: MixDefinition, request: ChatCompletionRequest, registry: MixRegistry,
-                   gateway: Gateway) -> Plan:
+def composite_plan(mix: MixDefinition, request: ChatCompletionRequest, members: MemberResolver,
+                   upstream: Upstream) -> Plan:
     info: dict[str, Any] = {}
+    run: Runner
     if isinstance(mix, SynthesisMix):
-        run, run_stream = synthesis_runners(mix, request, registry, gateway, info)
+        run, run_stream = synthesis_runners(mix, request, members, upstream, info)
     elif isinstance(mix, CascadeMix):
-        run = cascade_runner(mix, request, registry, gateway, info)
+        run = cascade_runner(mix, request, members, upstream, info)
         run_stream = single_call_stream(run)
     elif isinstance(mix, VoteMix):
-        run = vote_runner(mix, request, registry, gateway, info)
+        run = vote_runner(mix, request, members, upstream, info)
         run_stream = single_call_stream(run)
     else:  # pragma: no cover - index mixes never reach here
         raise TypeError(mix.kind)
     return Plan(kind=mix.kind, mix_id=mix.id, candidates=[], info=info, defaults=dict(mix.defaults), runner=run,
                 stream_runner=run_stream)
 
-
-def describe_calls(ctx: RequestContext) -> list[dict[str, Any]]:
-    return [json.loads(line.model_dump_json(include={"layer", "role", "provider", "model", "outcome", "error",
-                                                     "prompt_tokens", "completion_tokens", "cost_usd",
-                                                     "latency_ms"})) for line in ctx.calls]

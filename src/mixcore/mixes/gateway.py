@@ -1,32 +1,31 @@
-"""The gateway: turns one chat request into upstream calls and one OpenAI-shaped answer with its cost."""
+"""The gateway: turns one chat request into upstream calls and one OpenAI-shaped answer with its cost.
+
+Every request ends in exactly one cost record (success, failure or a client that went away),
+whose `request_id` is the one the API gave the request and returns in `x-request-id`.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
-import logging
 import time
-import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from mixcore.api.schemas import ChatCompletionRequest
-from mixcore.catalog import Catalog
-from mixcore.costs.records import CostRecord
+from mixcore.costs.records import CallOutcome, CostRecord
 from mixcore.costs.sink import CostSink
-from mixcore.errors import InvalidRequest, MixcoreError, ModelNotFound
-from mixcore.mixes.chain import Candidate, RequestContext, complete_first, record_call, stream_first
-from mixcore.mixes.cooldown import Cooldowns
+from mixcore.errors import InvalidRequest, MixcoreError
+from mixcore.mixes.chain import OpenStream, complete_first, record_call, stream_first
 from mixcore.mixes.plans import Plan
-from mixcore.providers.client import ProviderClient
-from mixcore.providers.config import ProviderConfig
+from mixcore.mixes.registry import MixRegistry
+from mixcore.mixes.upstream import RequestContext, Upstream
+from mixcore.observability import logger
 from mixcore.providers.errors import UpstreamError
-from mixcore.providers.types import Usage
-from mixcore.settings import Settings
-
-logger = logging.getLogger(__name__)
-MixResolver = Callable[[str, ChatCompletionRequest], Plan | None]
+from mixcore.providers.types import Usage, estimate_tokens, message_text
+from mixcore.schemas import ChatCompletionRequest
 
 
 @dataclass
@@ -38,68 +37,43 @@ class ChatResult:
 
 @dataclass
 class StreamResult:
-    """SSE lines, then (once exhausted) the headers and cost record of the whole stream."""
+    """SSE lines, then (once exhausted or closed) the headers and cost record of the whole stream."""
 
-    lines: AsyncIterator[str]
+    lines: AsyncGenerator[str, None]
     headers: dict[str, str] = field(default_factory=dict)
     record: CostRecord | None = None
 
 
-def new_request_id() -> str:
-    return "chatcmpl-" + uuid.uuid4().hex
-
-
 @dataclass
 class Gateway:
-    settings: Settings
-    providers: dict[str, ProviderConfig]
-    client: ProviderClient
-    catalog: Catalog
-    cooldowns: Cooldowns
+    upstream: Upstream
+    registry: MixRegistry
     cost_sink: CostSink
-    mix_resolvers: list[MixResolver] = field(default_factory=list)
-    registry: Any = None
 
-    # resolution
-    def direct_candidate(self, model: str) -> Candidate:
-        provider, sep, api_model = model.partition("/")
-        if not sep or not api_model or provider not in self.providers:
-            known = ", ".join(sorted(self.providers))
-            raise ModelNotFound(f"The model {model!r} does not exist. Use a mix id (see GET /v1/models) or "
-                                f"'provider/model' with a provider among: {known}.", param="model")
-        entry = self.catalog.get(model)
-        return Candidate(model_id=model, provider=provider, api_model=entry.api_model if entry else api_model)
-
-    def plan(self, request: ChatCompletionRequest) -> Plan:
-        for resolver in self.mix_resolvers:
-            plan = resolver(request.model, request)
-            if plan is not None:
-                return plan
-        candidates = [self.direct_candidate(request.model)]
-        candidates += [self.direct_candidate(m) for m in request.models or [] if m != request.model]
-        return Plan(kind="direct", mix_id=None, candidates=candidates)
-
-    def new_context(self, key_id: str | None) -> RequestContext:
-        return RequestContext(request_id=new_request_id(), key_id=key_id,
-                              deadline=time.monotonic() + self.settings.request_budget_seconds)
+    def new_context(self, key_id: str | None, request_id: str) -> RequestContext:
+        return RequestContext(request_id=request_id, key_id=key_id,
+                              deadline=time.monotonic() + self.upstream.settings.request_budget_seconds)
 
     def check_limits(self, request: ChatCompletionRequest) -> None:
-        if len(request.messages) > self.settings.max_messages:
-            raise InvalidRequest(f"At most {self.settings.max_messages} messages are accepted.", param="messages")
+        settings = self.upstream.settings
+        if len(request.messages) > settings.max_messages:
+            raise InvalidRequest(f"At most {settings.max_messages} messages are accepted.", param="messages")
         for name in ("max_tokens", "max_completion_tokens"):
             value = getattr(request, name)
-            if value is not None and value > self.settings.max_tokens_cap:
-                raise InvalidRequest(f"{name} may be at most {self.settings.max_tokens_cap}.", param=name)
-        if request.n is not None and request.n > self.settings.max_n:
-            raise InvalidRequest(f"n may be at most {self.settings.max_n}.", param="n")
+            if value is not None and value > settings.max_tokens_cap:
+                raise InvalidRequest(f"{name} may be at most {settings.max_tokens_cap}.", param=name)
+        if request.n is not None and request.n > settings.max_n:
+            raise InvalidRequest(f"n may be at most {settings.max_n}.", param="n")
 
     # answers
-    def _record(self, ctx: RequestContext, plan: Plan, model: str | None, *, stream: bool,
+    def _record(self, ctx: RequestContext, plan: Plan | None, model: str | None, *, stream: bool,
                 status: int, started: float) -> CostRecord:
         record = CostRecord(request_id=ctx.request_id, time=datetime.now(UTC).isoformat(timespec="milliseconds"),
-                            key_id=ctx.key_id, mix_id=plan.mix_id, model=model, stream=stream, status=status,
-                            calls=list(ctx.calls), latency_ms=round((time.monotonic() - started) * 1000, 2))
+                            key_id=ctx.key_id, mix_id=plan.mix_id if plan else None, model=model, stream=stream,
+                            status=status, calls=list(ctx.calls),
+                            latency_ms=round((time.monotonic() - started) * 1000, 2))
         record.finalise()
+        ctx.record = record
         try:
             self.cost_sink.add(record)
         except Exception:  # the request path never fails because of cost recording
@@ -109,14 +83,13 @@ class Gateway:
     def mix_info(self, plan: Plan, ctx: RequestContext) -> dict[str, Any]:
         info: dict[str, Any] = {"id": plan.mix_id, "kind": plan.kind, **plan.info, "attempts": ctx.attempts}
         if plan.runner is not None:
-            from mixcore.mixes.composite import describe_calls
-
             info["calls"] = describe_calls(ctx)
         if plan.skipped:
             info["skipped"] = plan.skipped
         return info
 
-    def usage_of(self, record: CostRecord) -> dict[str, Any]:
+    @staticmethod
+    def usage_of(record: CostRecord) -> dict[str, Any]:
         usage = Usage(prompt_tokens=record.prompt_tokens, completion_tokens=record.completion_tokens,
                       cached_tokens=sum(c.cached_tokens for c in record.calls)).to_openai()
         usage["cost"] = record.cost_usd if record.cost_complete else None
@@ -124,7 +97,8 @@ class Gateway:
             usage["estimated"] = True
         return usage
 
-    def headers(self, plan: Plan, ctx: RequestContext, model: str | None, record: CostRecord) -> dict[str, str]:
+    @staticmethod
+    def headers(plan: Plan, ctx: RequestContext, model: str | None, record: CostRecord) -> dict[str, str]:
         headers = {"x-request-id": ctx.request_id, "x-mix-attempts": str(len(ctx.attempts)),
                    "x-mix-cost-usd": f"{record.cost_usd:.8f}"}
         if plan.mix_id:
@@ -133,24 +107,27 @@ class Gateway:
             headers["x-mix-model"] = model
         return headers
 
-    def _begin(self, request: ChatCompletionRequest,
-               key_id: str | None) -> tuple[float, Plan, RequestContext, dict[str, Any]]:
-        started = time.monotonic()
+    def _begin(self, request: ChatCompletionRequest) -> tuple[Plan, dict[str, Any]]:
         self.check_limits(request)
-        plan = self.plan(request)
-        return started, plan, self.new_context(key_id), {**plan.defaults, **request.upstream_params()}
+        plan = self.registry.plan(request)
+        return plan, {**plan.defaults, **request.upstream_params()}
 
-    async def complete(self, request: ChatCompletionRequest, key_id: str | None) -> ChatResult:
-        started, plan, ctx, params = self._begin(request, key_id)
+    async def complete(self, request: ChatCompletionRequest, ctx: RequestContext) -> ChatResult:
+        started = time.monotonic()
+        plan: Plan | None = None
         try:
+            plan, params = self._begin(request)
             if plan.runner is not None:
-                candidate, completion = await plan.runner(self, ctx, params)
+                candidate, completion = await plan.runner(ctx, params)
             else:
-                candidate, completion = await complete_first(self, ctx, plan.candidates, params,
+                candidate, completion = await complete_first(self.upstream, ctx, plan.candidates, params,
                                                              what=plan.mix_id or request.model,
                                                              attempt_timeout=plan.attempt_timeout)
         except MixcoreError as error:
             self._record(ctx, plan, None, stream=False, status=error.status, started=started)
+            raise
+        except asyncio.CancelledError:
+            self._record(ctx, plan, None, stream=False, status=499, started=started)
             raise
         record = self._record(ctx, plan, candidate.model_id, stream=False, status=200, started=started)
         body = dict(completion.body)
@@ -159,41 +136,62 @@ class Gateway:
         body.setdefault("created", int(time.time()))
         return ChatResult(body=body, headers=self.headers(plan, ctx, candidate.model_id, record), record=record)
 
-    async def stream(self, request: ChatCompletionRequest, key_id: str | None) -> StreamResult:
+    async def stream(self, request: ChatCompletionRequest, ctx: RequestContext) -> StreamResult:
         """Open the stream (falling back before the first chunk); errors before that raise."""
-        started, plan, ctx, params = self._begin(request, key_id)
+        started = time.monotonic()
+        plan: Plan | None = None
         try:
+            plan, params = self._begin(request)
             if plan.stream_runner is not None:
-                opened = await plan.stream_runner(self, ctx, params)
+                opened = await plan.stream_runner(ctx, params)
             else:
-                opened = await stream_first(self, ctx, plan.candidates, params, what=plan.mix_id or request.model,
-                                            attempt_timeout=plan.attempt_timeout)
+                opened = await stream_first(self.upstream, ctx, plan.candidates, params,
+                                            what=plan.mix_id or request.model, attempt_timeout=plan.attempt_timeout)
         except MixcoreError as error:
             self._record(ctx, plan, None, stream=True, status=error.status, started=started)
             raise
+        except asyncio.CancelledError:
+            self._record(ctx, plan, None, stream=True, status=499, started=started)
+            raise
         include_usage = bool(request.stream_options and request.stream_options.include_usage)
-        result = StreamResult(lines=_empty())
+        result = StreamResult(lines=_empty(), headers={"x-request-id": ctx.request_id,
+                                                       "x-mix-model": opened.candidate.model_id})
+        if plan.mix_id:
+            result.headers["x-mix-id"] = plan.mix_id
         result.lines = self._sse(plan, ctx, opened, include_usage, started, result)
         return result
 
-    async def _sse(self, plan: Plan, ctx: RequestContext, opened: Any, include_usage: bool, started: float,
-                   result: StreamResult) -> AsyncIterator[str]:
+    def _finish_stream(self, plan: Plan, ctx: RequestContext, opened: OpenStream, started: float,
+                       outcome: CallOutcome, error: str | None, status: int) -> CostRecord:
+        if not opened.recorded:
+            usage = opened.state.usage
+            if usage is None:  # cut off before the provider reported usage: estimate what it billed
+                usage = Usage(prompt_tokens=estimate_tokens(message_text(opened.prompt)),
+                              completion_tokens=estimate_tokens(opened.state.text), estimated=True)
+            record_call(self.upstream, ctx, opened.candidate, usage=usage,
+                        latency_ms=(time.monotonic() - opened.started) * 1000, outcome=outcome, error=error,
+                        retries=opened.state.retries, layer=opened.layer, role=opened.role)
+        return self._record(ctx, plan, opened.candidate.model_id, stream=True, status=status, started=started)
+
+    async def _sse(self, plan: Plan, ctx: RequestContext, opened: OpenStream, include_usage: bool, started: float,
+                   result: StreamResult) -> AsyncGenerator[str, None]:
         model = opened.candidate.model_id
         created = int(time.time())
         error: UpstreamError | None = None
         try:
-            async for chunk in opened.chunks:
-                chunk.update(id=ctx.request_id, model=model, created=created, object="chat.completion.chunk")
-                chunk.pop("usage", None)
-                yield sse(chunk)
+            async with aclosing(opened.chunks) as chunks:
+                async for chunk in chunks:
+                    chunk.update(id=ctx.request_id, model=model, created=created, object="chat.completion.chunk")
+                    chunk.pop("usage", None)
+                    yield sse(chunk)
         except UpstreamError as exc:
             error = exc
-        latency = (time.monotonic() - opened.started) * 1000
-        if not opened.recorded:
-            record_call(self, ctx, opened.candidate, usage=opened.state.usage, latency_ms=latency,
-                        outcome="error" if error else "ok", error=error.kind if error else None,
-                        retries=opened.state.retries, layer=opened.layer, role=opened.role)
-        record = self._record(ctx, plan, model, stream=True, status=502 if error else 200, started=started)
+        except (asyncio.CancelledError, GeneratorExit):
+            # The client went away: the upstream stream is closed, and what it cost is still recorded.
+            result.record = self._finish_stream(plan, ctx, opened, started, "cancelled", "client_disconnected", 499)
+            raise
+        record = self._finish_stream(plan, ctx, opened, started, "error" if error else "ok",
+                                     error.kind if error else None, 502 if error else 200)
         result.headers = self.headers(plan, ctx, model, record)
         result.record = record
         if error is not None:
@@ -206,10 +204,16 @@ class Gateway:
         yield "data: [DONE]\n\n"
 
 
+def describe_calls(ctx: RequestContext) -> list[dict[str, Any]]:
+    return [json.loads(line.model_dump_json(include={"layer", "role", "provider", "model", "outcome", "error",
+                                                     "prompt_tokens", "completion_tokens", "cost_usd",
+                                                     "latency_ms"})) for line in ctx.calls]
+
+
 def sse(payload: dict[str, Any]) -> str:
     return f"data: {json.dumps(payload, separators=(',', ':'))}\n\n"
 
 
-async def _empty() -> AsyncIterator[str]:
+async def _empty() -> AsyncGenerator[str, None]:
     return
     yield  # pragma: no cover

@@ -5,14 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from mixcore.api.schemas import MixOverrides
-from mixcore.catalog import Catalog
 from mixcore.catalog.models import CatalogModel
-from mixcore.leaderboards.views import map_entry
-from mixcore.mixes.chain import Candidate
-from mixcore.mixes.cooldown import Cooldowns
 from mixcore.mixes.definitions import Constraints, IndexMix
-from mixcore.providers.config import ProviderConfig
+from mixcore.mixes.upstream import Candidate, Upstream
+from mixcore.schemas import MixOverrides
 
 MAX_SKIPS_REPORTED = 25
 
@@ -70,9 +66,10 @@ def violation(model: CatalogModel, constraints: Constraints) -> str | None:
     return None
 
 
-def resolve_index(mix: IndexMix, ranking: dict[str, Any], catalog: Catalog, providers: dict[str, ProviderConfig],
-                  cooldowns: Cooldowns, overrides: MixOverrides | None = None) -> Resolution:
+def resolve_index(mix: IndexMix, ranking: dict[str, Any], upstream: Upstream,
+                  overrides: MixOverrides | None = None) -> Resolution:
     top_n, constraints = effective_constraints(mix, overrides)
+    catalog, providers, cooldowns = upstream.catalog, upstream.providers, upstream.cooldowns
     resolution = Resolution(mix=mix, ranking=ranking)
     seen: dict[str, int] = {}
 
@@ -84,7 +81,7 @@ def resolve_index(mix: IndexMix, ranking: dict[str, Any], catalog: Catalog, prov
     for entry in ranking.get("entries", []):
         if len(resolution.candidates) >= top_n:
             break
-        model_id = map_entry(entry, catalog)
+        model_id = catalog.map_entry(entry)
         if model_id is None:
             skip(entry, "unmapped: " + catalog.unmapped_reason(entry.get("key") or entry["name"]))
             continue

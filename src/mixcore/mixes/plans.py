@@ -4,10 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from mixcore.mixes.chain import Candidate
+from mixcore.mixes.chain import OpenStream
+from mixcore.mixes.upstream import Candidate, RequestContext
 from mixcore.providers.types import Completion
+
+# A composite mix's steps, given the request's context and its upstream parameters.
+Runner = Callable[[RequestContext, dict[str, Any]], Awaitable[tuple[Candidate, Completion]]]
+StreamRunner = Callable[[RequestContext, dict[str, Any]], Awaitable[OpenStream]]
+
+
+class MemberResolver(Protocol):
+    """Turns a composite mix member (`provider/model`, `index/x`, `index/x#N`) into candidates."""
+
+    def member_candidates(self, model: str) -> list[Candidate]: ...
 
 
 @dataclass
@@ -22,5 +33,5 @@ class Plan:
     defaults: dict[str, Any] = field(default_factory=dict)
     attempt_timeout: float | None = None
     # Composite mixes (synthesis, cascade, vote) run their own steps before the final answer.
-    runner: Callable[..., Awaitable[tuple[Candidate, Completion]]] | None = None
-    stream_runner: Callable[..., Awaitable[Any]] | None = None
+    runner: Runner | None = None
+    stream_runner: StreamRunner | None = None

@@ -1,44 +1,42 @@
-"""Mix lookup for a warm container: definitions (package defaults + the store) and rankings, TTL-cached."""
+"""Mix lookup for a warm container: definitions (package defaults + the store) and rankings, TTL-cached.
+
+The registry is also the gateway's planner: it turns a request's `model` into a Plan, for mixes
+and direct `provider/model` ids alike.
+"""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
 
-from mixcore.api.schemas import ChatCompletionRequest, MixOverrides
-from mixcore.catalog import Catalog
-from mixcore.errors import MixcoreError, ModelNotFound
-from mixcore.mixes.chain import Candidate
-from mixcore.mixes.cooldown import Cooldowns
+from mixcore.errors import MixUnavailable, ModelNotFound
+from mixcore.mixes.composite import composite_plan
 from mixcore.mixes.definitions import IndexMix, MixDefinition, default_mixes, parse_mix
-from mixcore.mixes.gateway import Gateway
 from mixcore.mixes.index import Resolution, resolve_index
 from mixcore.mixes.plans import Plan
-from mixcore.providers.config import ProviderConfig
+from mixcore.mixes.upstream import Candidate, Upstream
+from mixcore.schemas import ChatCompletionRequest, MixOverrides
+from mixcore.store.base import Store
 
 MIX_PREFIXES = ("index/", "synthesis/", "cascade/", "vote/")
-
-
-class MixUnavailable(MixcoreError):
-    status = 503
-    error_type = "upstream_error"
-    code = "mix_unavailable"
+T = TypeVar("T")
 
 
 class TTLCache:
     def __init__(self, ttl: float) -> None:
         self.ttl = ttl
-        self._values: dict[Any, tuple[float, Any]] = {}
+        self._values: dict[Hashable, tuple[float, Any]] = {}
         self._lock = threading.Lock()
 
-    def get(self, key: Any, load: Callable[[], Any]) -> Any:
+    def get(self, key: Hashable, load: Callable[[], T]) -> T:
         now = time.monotonic()
         with self._lock:
             hit = self._values.get(key)
         if hit is not None and hit[0] > now:
-            return hit[1]
+            cached: T = hit[1]
+            return cached
         value = load()
         with self._lock:
             self._values[key] = (now + self.ttl, value)
@@ -48,13 +46,10 @@ class TTLCache:
 class MixRegistry:
     """Finds mixes by id and resolves them against the latest stored rankings."""
 
-    def __init__(self, store: Callable[[], Any], catalog: Catalog, providers: dict[str, ProviderConfig],
-                 cooldowns: Cooldowns, ttl: float) -> None:
+    def __init__(self, store: Callable[[], Store], upstream: Upstream) -> None:
         self.store = store
-        self.catalog = catalog
-        self.providers = providers
-        self.cooldowns = cooldowns
-        self.cache = TTLCache(ttl)
+        self.upstream = upstream
+        self.cache = TTLCache(upstream.settings.cache_ttl_seconds)
 
     def mixes(self) -> dict[str, MixDefinition]:
         def load() -> dict[str, MixDefinition]:
@@ -64,8 +59,7 @@ class MixRegistry:
                 merged[mix.id] = mix
             return merged
 
-        result: dict[str, MixDefinition] = self.cache.get("mixes", load)
-        return result
+        return self.cache.get("mixes", load)
 
     def get(self, mix_id: str) -> MixDefinition:
         mix = self.mixes().get(mix_id)
@@ -74,18 +68,16 @@ class MixRegistry:
         return mix
 
     def ranking(self, source: str, category: str) -> dict[str, Any] | None:
-        result: dict[str, Any] | None = self.cache.get(("ranking", source, category),
-                                                       lambda: self.store().get_latest(source, category))
-        return result
+        return self.cache.get(("ranking", source, category), lambda: self.store().get_latest(source, category))
 
     def resolve_index(self, mix: IndexMix, overrides: MixOverrides | None = None) -> Resolution:
         ranking = self.ranking(mix.source, mix.category)
         if ranking is None:
             raise MixUnavailable(f"No ranking is stored for {mix.source}/{mix.category} yet, so {mix.id} cannot "
                                  "choose a model. Run the indexer (`mixcore refresh`).")
-        return resolve_index(mix, ranking, self.catalog, self.providers, self.cooldowns, overrides)
+        return resolve_index(mix, ranking, self.upstream, overrides)
 
-    def member_candidates(self, model: str, gateway: Gateway) -> list[Candidate]:
+    def member_candidates(self, model: str) -> list[Candidate]:
         """Candidates for a member of a composite mix: `provider/model`, `index/x` or `index/x#N`."""
         if model.startswith("index/"):
             mix_id, _, position = model.partition("#")
@@ -97,23 +89,25 @@ class MixRegistry:
             if start >= len(candidates):
                 raise MixUnavailable(f"{model}: {mix_id} has only {len(candidates)} available candidates")
             return candidates[start:]
-        return [gateway.direct_candidate(model)]
+        return [self.upstream.direct_candidate(model)]
 
-    def plan(self, model: str, request: ChatCompletionRequest, gateway: Gateway) -> Plan | None:
+    def plan(self, request: ChatCompletionRequest) -> Plan:
+        """What the request's `model` resolves to: a mix's plan, or a direct model with its fallbacks."""
+        model = request.model
         if not model.startswith(MIX_PREFIXES):
-            return None
+            candidates = [self.upstream.direct_candidate(model)]
+            candidates += [self.upstream.direct_candidate(m) for m in request.models or [] if m != model]
+            return Plan(kind="direct", mix_id=None, candidates=candidates)
         mix = self.get(model)
-        if isinstance(mix, IndexMix):
-            resolution = self.resolve_index(mix, request.mix)
-            if not resolution.candidates:
-                raise MixUnavailable(f"{mix.id}: no candidate in the top of {mix.source}/{mix.category} is callable "
-                                     "under the mix's constraints.", details={"skipped": resolution.skipped})
-            return Plan(kind="index", mix_id=mix.id, candidates=resolution.candidates,
-                        info={"ranking": resolution.ranking_info()}, skipped=resolution.skipped,
-                        defaults=dict(mix.defaults), attempt_timeout=mix.attempt_timeout_seconds)
-        from mixcore.mixes.composite import composite_plan
-
-        return composite_plan(mix, request, self, gateway)
+        if not isinstance(mix, IndexMix):
+            return composite_plan(mix, request, self, self.upstream)
+        resolution = self.resolve_index(mix, request.mix)
+        if not resolution.candidates:
+            raise MixUnavailable(f"{mix.id}: no candidate in the top of {mix.source}/{mix.category} is callable "
+                                 "under the mix's constraints.", details={"skipped": resolution.skipped})
+        return Plan(kind="index", mix_id=mix.id, candidates=resolution.candidates,
+                    info={"ranking": resolution.ranking_info()}, skipped=resolution.skipped,
+                    defaults=dict(mix.defaults), attempt_timeout=mix.attempt_timeout_seconds)
 
     def describe(self, mix_id: str) -> dict[str, Any]:
         mix = self.get(mix_id)
@@ -127,15 +121,3 @@ class MixRegistry:
                 view["resolution"] = {"ranking": resolution.ranking_info(), "candidates": resolution.details,
                                       "skipped": resolution.skipped}
         return view
-
-
-def install(gateway: Gateway, store: Callable[[], Any]) -> MixRegistry:
-    registry = MixRegistry(store, gateway.catalog, gateway.providers, gateway.cooldowns,
-                           gateway.settings.cache_ttl_seconds)
-    gateway.mix_resolvers[:] = [lambda model, request: registry.plan(model, request, gateway)]
-    gateway.registry = registry
-    return registry
-
-
-def install_resolvers(gateway: Gateway, store: Callable[[], Any]) -> None:
-    install(gateway, store)

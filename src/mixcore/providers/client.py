@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import random
 import time
-from collections.abc import AsyncIterator
-from typing import Any
+import weakref
+from collections.abc import AsyncGenerator, Iterator
+from contextlib import aclosing
+from typing import Any, Protocol
 
 import httpx
 from httpx_sse import EventSource
@@ -28,10 +31,61 @@ from mixcore.providers.openai_compat import OpenAIProtocol
 from mixcore.providers.types import Completion, StreamState, Usage, estimate_tokens, message_text
 from mixcore.settings import Settings, get_settings
 
-PROTOCOLS: dict[str, OpenAIProtocol | AnthropicProtocol] = {"openai": OpenAIProtocol(),
-                                                            "anthropic": AnthropicProtocol()}
+# A provider's stream as OpenAI chat.completion.chunk objects; closing it closes the connection.
+Chunks = AsyncGenerator[dict[str, Any], None]
+
+
+class StreamTranslator(Protocol):
+    """Turns one protocol's stream events into OpenAI chunks, keeping the usage it reports aside."""
+
+    usage: Usage | None
+    done: bool
+
+    def feed(self, event: str, data: str) -> list[dict[str, Any]]: ...
+
+
+class WireProtocol(Protocol):
+    """How one provider API shapes requests and answers (OpenAI chat completions, Anthropic messages)."""
+
+    name: str
+
+    def request(self, provider: ProviderConfig, model: str, params: dict[str, Any],
+                stream: bool) -> tuple[str, dict[str, str], dict[str, Any]]: ...
+
+    def parse_completion(self, body: Any) -> tuple[dict[str, Any], Usage | None]: ...
+
+    def stream_translator(self) -> StreamTranslator: ...
+
+
+class ChatClient(Protocol):
+    """The seam the mixes call providers through; `ProviderClient` is the httpx implementation."""
+
+    async def complete(self, provider: ProviderConfig, model: str, params: dict[str, Any], *,
+                       deadline: float) -> Completion: ...
+
+    def stream(self, provider: ProviderConfig, model: str, params: dict[str, Any], *, deadline: float,
+               state: StreamState, first_chunk_deadline: float | None = None) -> Chunks: ...
+
+
+PROTOCOLS: dict[str, WireProtocol] = {"openai": OpenAIProtocol(), "anthropic": AnthropicProtocol()}
 MAX_RESPONSE_BYTES = 8 * 1024 * 1024
 USER_AGENT = "mixcore/0.1 (+https://github.com/mixcore)"
+
+
+@contextlib.contextmanager
+def httpx_errors_as_upstream(timeout_message: str) -> Iterator[None]:
+    """The one translation of transport exceptions into typed upstream errors.
+
+    - `TimeoutError` (our deadlines) and `httpx.TimeoutException` → `UpstreamTimeout`
+    - `httpx.TransportError` (connect, read, write, protocol errors) and `httpx.StreamError`
+      → `UpstreamConnectionError` (retryable)
+    """
+    try:
+        yield
+    except (TimeoutError, httpx.TimeoutException) as exc:
+        raise UpstreamTimeout(timeout_message) from exc
+    except (httpx.TransportError, httpx.StreamError) as exc:
+        raise UpstreamConnectionError(f"{type(exc).__name__}: {exc}") from exc
 
 
 def build_http_client(settings: Settings) -> httpx.AsyncClient:
@@ -44,8 +98,21 @@ class ProviderClient:
     """Sends one logical call to one provider, retrying 429/5xx/connection errors within a deadline."""
 
     def __init__(self, http: httpx.AsyncClient, settings: Settings | None = None) -> None:
-        self.http = http
         self.settings = settings or get_settings()
+        self._first: httpx.AsyncClient | None = http
+        # One pool per event loop: a pool's connections belong to the loop that opened them. A Lambda
+        # container has one loop; the local stack and the benchmarks may drive the gateway from two.
+        self._pools: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, httpx.AsyncClient] = (
+            weakref.WeakKeyDictionary())
+
+    @property
+    def http(self) -> httpx.AsyncClient:
+        loop = asyncio.get_running_loop()
+        pool = self._pools.get(loop)
+        if pool is None:
+            pool, self._first = (self._first or build_http_client(self.settings)), None
+            self._pools[loop] = pool
+        return pool
 
     def _remaining(self, deadline: float) -> float:
         return deadline - time.monotonic()
@@ -98,20 +165,16 @@ class ProviderClient:
         remaining = self._remaining(deadline)
         if remaining <= 0:
             raise UpstreamTimeout("request time budget exhausted before the call")
-        try:
-            async with asyncio.timeout(remaining):
-                async with self.http.stream("POST", url, headers=headers, json=body) as response:
-                    if response.status_code != 200:
-                        raise await self._read_error(response, provider, model)
-                    raw = bytearray()
-                    async for piece in response.aiter_bytes():
-                        raw.extend(piece)
-                        if len(raw) > MAX_RESPONSE_BYTES:
-                            raise UpstreamInvalidResponse(f"response larger than {MAX_RESPONSE_BYTES} bytes")
-        except (TimeoutError, httpx.TimeoutException) as exc:
-            raise UpstreamTimeout(f"no complete answer within {remaining:.1f}s") from exc
-        except (httpx.TransportError, httpx.StreamError) as exc:
-            raise UpstreamConnectionError(f"{type(exc).__name__}: {exc}") from exc
+        with httpx_errors_as_upstream(f"no complete answer within {remaining:.1f}s"):
+            async with asyncio.timeout(remaining), self.http.stream("POST", url, headers=headers,
+                                                                    json=body) as response:
+                if response.status_code != 200:
+                    raise await self._read_error(response, provider, model)
+                raw = bytearray()
+                async for piece in response.aiter_bytes():
+                    raw.extend(piece)
+                    if len(raw) > MAX_RESPONSE_BYTES:
+                        raise UpstreamInvalidResponse(f"response larger than {MAX_RESPONSE_BYTES} bytes")
         try:
             payload = json.loads(raw)
         except ValueError as exc:
@@ -128,7 +191,7 @@ class ProviderClient:
                           retries=retries)
 
     async def stream(self, provider: ProviderConfig, model: str, params: dict[str, Any], *, deadline: float,
-                     state: StreamState, first_chunk_deadline: float | None = None) -> AsyncIterator[dict[str, Any]]:
+                     state: StreamState, first_chunk_deadline: float | None = None) -> Chunks:
         """Yield OpenAI-shaped chunks. Retries happen only before the first chunk is yielded.
 
         The first chunk must arrive by `first_chunk_deadline` (a fallback chain's per-attempt cap);
@@ -142,10 +205,11 @@ class ProviderClient:
             attempt += 1
             yielded = False
             try:
-                async for chunk in self._stream_once(provider, model, url, headers, body, deadline, state,
-                                                     first_deadline):
-                    yielded = True
-                    yield chunk
+                async with aclosing(self._stream_once(provider, model, url, headers, body, deadline, state,
+                                                      first_deadline)) as chunks:
+                    async for chunk in chunks:
+                        yielded = True
+                        yield chunk
                 break
             except UpstreamError as error:
                 error.provider, error.model = provider.name, model
@@ -158,21 +222,28 @@ class ProviderClient:
 
     async def _stream_once(self, provider: ProviderConfig, model: str, url: str, headers: dict[str, str],
                            body: dict[str, Any], deadline: float, state: StreamState,
-                           first_deadline: float) -> AsyncIterator[dict[str, Any]]:
+                           first_deadline: float) -> Chunks:
         translator = PROTOCOLS[provider.protocol].stream_translator()
         current_deadline = first_deadline
-        try:
+        with httpx_errors_as_upstream("stream stalled past the time budget"):
+            # Every read, the error body of a refused stream included, is under a deadline.
             async with asyncio.timeout(self._remaining(current_deadline)):
                 response = await self.http.send(
                     self.http.build_request("POST", url, headers=headers, json=body), stream=True)
-            try:
                 if response.status_code != 200:
-                    raise await self._read_error(response, provider, model)
+                    try:
+                        raise await self._read_error(response, provider, model)
+                    finally:
+                        await response.aclose()
                 content_type = response.headers.get("content-type", "")
                 if "text/event-stream" not in content_type:
-                    raw = await response.aread()
+                    try:
+                        raw = (await response.aread())[:80]
+                    finally:
+                        await response.aclose()
                     raise UpstreamInvalidResponse(
-                        f"expected an event stream, got {content_type or 'no content type'}: {raw[:80]!r}")
+                        f"expected an event stream, got {content_type or 'no content type'}: {raw!r}")
+            try:
                 events = EventSource(response).aiter_sse().__aiter__()
                 while not translator.done:
                     try:
@@ -191,10 +262,6 @@ class ProviderClient:
                         yield chunk
             finally:
                 await response.aclose()
-        except (TimeoutError, httpx.TimeoutException) as exc:
-            raise UpstreamTimeout("stream stalled past the time budget") from exc
-        except (httpx.TransportError, httpx.StreamError) as exc:
-            raise UpstreamConnectionError(f"{type(exc).__name__}: {exc}") from exc
         if not translator.done and state.finish_reason is None:
             raise UpstreamConnectionError("stream ended before its final event")
         state.usage = translator.usage

@@ -38,6 +38,12 @@ class UpstreamTimeout(UpstreamError):
     client_status = 504
 
 
+class RequestBudgetExhausted(UpstreamTimeout):
+    """The request's time budget ran out before this candidate could be tried: no call was made."""
+
+    kind = "budget_exhausted"
+
+
 class UpstreamConnectionError(UpstreamError):
     kind = "connection_error"
     retryable = True

@@ -1,4 +1,7 @@
-"""The storage interfaces the domain depends on (tests swap in the in-memory implementation)."""
+"""The storage interfaces the domain depends on; DynamoStore and MemoryStore implement all of them.
+
+`tests/unit/store/test_contract.py` runs the same cases against both, so "same behaviour" is tested.
+"""
 
 from __future__ import annotations
 
@@ -24,3 +27,14 @@ class RankingStore(Protocol):
 class MixStore(Protocol):
     def list_mixes(self) -> list[dict[str, Any]]: ...
     def put_mix(self, mix: dict[str, Any]) -> None: ...
+
+
+class UsageStore(Protocol):
+    def add_usage(self, key_id: str, period: str, *, requests: int = 0, cost_usd: float = 0.0,
+                  expires_at: int | None = None) -> dict[str, float]:
+        """Atomically add to a key's counters for a period; the new totals."""
+        ...
+
+
+class Store(KeyStore, RankingStore, MixStore, UsageStore, Protocol):
+    """Everything a Mixcore deployment keeps: keys, rankings, mix definitions, usage counters."""

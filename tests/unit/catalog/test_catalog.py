@@ -12,7 +12,6 @@ from mixcore.catalog import get_catalog
 from mixcore.catalog.build import Overrides, build_catalog, candidate_keys, leaderboard_names
 from mixcore.leaderboards.fetch import LocalFetcher
 from mixcore.leaderboards.indexer import refresh
-from mixcore.leaderboards.views import map_entry
 from mixcore.providers.config import provider_definitions
 from mixcore.store.memory import MemoryStore
 from tests.conftest import FIXTURES, REPO
@@ -70,7 +69,7 @@ def test_top_ten_of_every_default_category_maps_or_says_why() -> None:
             ranking = store.get_latest(source, category)
             assert ranking is not None, (source, category)
             for entry in ranking["entries"][:10]:
-                model_id = map_entry(entry, catalog)
+                model_id = catalog.map_entry(entry)
                 if model_id is not None:
                     assert model_id.split("/", 1)[0] in providers
                 else:

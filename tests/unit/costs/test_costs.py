@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import json
+import socket
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
+from botocore.config import Config
 from moto import mock_aws
 
 from mixcore.catalog import get_catalog
 from mixcore.catalog.models import Price
-from mixcore.costs.firehose import FirehoseSink
+from mixcore.costs.firehose import CLIENT_CONFIG, FirehoseSink
 from mixcore.costs.limits import check_before_call, record_spend
-from mixcore.costs.pricing import call_cost, price_of
+from mixcore.costs.pricing import call_cost, catalog_price
 from mixcore.costs.records import CallLine, CostRecord
 from mixcore.costs.report import read_records, summarise
 from mixcore.errors import BudgetExceeded, RateLimited
@@ -27,7 +31,7 @@ MODELSDEV = json.loads((FIXTURES / "pricing" / "modelsdev_api_2026-04-04.json").
 def test_cost_from_the_real_price_table_with_cached_tokens() -> None:
     cost = MODELSDEV["anthropic"]["models"]["claude-sonnet-4-5"]["cost"]
     assert (cost["input"], cost["output"], cost["cache_read"]) == (3, 15, 0.3)
-    price, note = price_of(get_catalog().get("anthropic/claude-sonnet-4-5"))
+    price, note = catalog_price(get_catalog().get("anthropic/claude-sonnet-4-5"))
     assert note is None
     usage = Usage(prompt_tokens=10_000, completion_tokens=2_000, cached_tokens=4_000)
     # 6,000 fresh input × $3 + 4,000 cached × $0.30 + 2,000 output × $15, per 1M tokens.
@@ -40,7 +44,7 @@ def test_cached_tokens_without_a_cache_price_cost_the_input_price() -> None:
 
 
 def test_unknown_price_is_none_with_a_reason_never_zero() -> None:
-    price, note = price_of(get_catalog().get("local/not-in-catalog"))
+    price, note = catalog_price(get_catalog().get("local/not-in-catalog"))
     assert price is None and note == "model not in catalog"
     assert call_cost(None, Usage(prompt_tokens=5, completion_tokens=5)) is None
 
@@ -83,9 +87,9 @@ def test_failed_entries_are_retried_until_delivered(s3: Any) -> None:
     sink = FirehoseSink("stream", "costs-bucket", firehose=firehose, s3=s3)
     for i in range(5):
         sink.add(record(f"r{i}", 0.01))
-    sink.flush()
+    delivery = sink.flush()
     assert len(firehose.batches) == 2 and len(firehose.batches[1]) == 2
-    assert sink.stats["delivered"] == 5
+    assert delivery["delivered"] == 5
     assert "Contents" not in s3.list_objects_v2(Bucket="costs-bucket")
 
 
@@ -93,13 +97,71 @@ def test_a_firehose_outage_loses_no_record(s3: Any) -> None:
     sink = FirehoseSink("stream", "costs-bucket", firehose=FlakyFirehose(outage=True), s3=s3)
     for i in range(3):
         sink.add(record(f"r{i}", 0.25))
-    sink.flush()
-    assert sink.stats["fallback"] == 3
+    delivery = sink.flush()
+    assert delivery["fallback"] == 3
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket="costs-bucket")["Contents"]]
     assert len(keys) == 1 and keys[0].startswith("failed/dt=")
     stored = list(read_records(s3, "costs-bucket"))
     assert sorted(r["request_id"] for r in stored) == ["r0", "r1", "r2"]
     assert sum(r["cost_usd"] for r in stored) == pytest.approx(0.75)
+
+
+class HangingServer:
+    """A TCP server on loopback that accepts connections and never answers (bounded: it closes them at stop)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.held: list[socket.socket] = []
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def _accept(self) -> None:
+        self.sock.settimeout(0.2)
+        while not self.stopped.is_set():
+            try:
+                connection, _ = self.sock.accept()
+            except TimeoutError:
+                continue
+            self.held.append(connection)
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.thread.join()
+        for connection in self.held:
+            connection.close()
+        self.sock.close()
+
+
+@pytest.fixture
+def hanging() -> Iterator[HangingServer]:
+    server = HangingServer()
+    yield server
+    server.stop()
+
+
+def test_a_hanging_firehose_and_s3_never_hold_the_flush_and_lose_no_record(
+        hanging: HangingServer, caplog: pytest.LogCaptureFixture) -> None:
+    # Given Firehose and S3 that accept connections and never answer
+    clients = {name: boto3.client(name, endpoint_url=hanging.url, region_name="us-east-1",
+                                  aws_access_key_id="x", aws_secret_access_key="x",
+                                  config=CLIENT_CONFIG.merge(Config(read_timeout=30, connect_timeout=30)))
+               for name in ("firehose", "s3")}
+    sink = FirehoseSink("stream", "costs-bucket", firehose=clients["firehose"], s3=clients["s3"],
+                        deadline_seconds=0.5)
+    for i in range(3):
+        sink.add(record(f"r{i}", 0.25))
+    # When the sink flushes (the clients themselves would wait 30 s for an answer)
+    delivery = sink.flush()
+    # Then it returned while the services still hold the connection, and every record is in the log, whole
+    assert hanging.held and not hanging.stopped.is_set()
+    assert delivery == {"lost_to_log": 3}
+    logged = [r.record for r in caplog.records if r.getMessage() == "cost record undeliverable"]  # type: ignore[attr-defined]
+    assert sorted(entry["request_id"] for entry in logged) == ["r0", "r1", "r2"]
 
 
 def test_summaries_add_up_to_the_records() -> None:

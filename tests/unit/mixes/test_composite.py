@@ -7,14 +7,14 @@ from typing import Any
 
 import pytest
 
-from mixcore.api.schemas import ChatCompletionRequest
 from mixcore.catalog import get_catalog
 from mixcore.errors import AllCandidatesFailed
 from mixcore.local.demo_providers import Behaviour, DemoProviderServer
 from mixcore.mixes.composite import MOA_PROMPT, normalise_answer, parse_score
 from mixcore.mixes.gateway import Gateway
-from mixcore.mixes.registry import install
+from mixcore.schemas import ChatCompletionRequest
 from mixcore.store.memory import MemoryStore
+from tests.conftest import request_context, use_store
 
 pytestmark = pytest.mark.anyio
 QUESTION = [{"role": "system", "content": "You are helpful."}, {"role": "user", "content": "What is 6 x 7?"}]
@@ -46,8 +46,8 @@ def composite(gateway: Gateway) -> Gateway:
     store = MemoryStore()
     for mix in MIXES:
         store.put_mix(mix)
-    gateway.settings.cache_ttl_seconds = 0
-    install(gateway, lambda: store)
+    gateway.upstream.settings.cache_ttl_seconds = 0
+    use_store(gateway, store)
     return gateway
 
 
@@ -63,7 +63,8 @@ async def test_each_layer_receives_the_previous_answers_the_moa_way(composite: G
                                                                     demo: DemoProviderServer) -> None:
     for name in ("m-a", "m-b", "m-c", "m-d"):
         reply(demo, name, f"answer from {name}")
-    result = await composite.complete(request("synthesis/test-moa", include_proposals=True), "k")
+    result = await composite.complete(request("synthesis/test-moa", include_proposals=True),
+                                      request_context(composite, "k"))
     assert result.body["model"] == "local/m-d"
     assert result.body["choices"][0]["message"]["content"] == "answer from m-d"
     first_layer = demo.calls_for("local/m-c")[0].body["messages"]
@@ -85,7 +86,7 @@ async def test_each_layer_receives_the_previous_answers_the_moa_way(composite: G
 async def test_a_failing_proposer_is_dropped_while_the_quorum_holds(composite: Gateway,
                                                                     demo: DemoProviderServer) -> None:
     demo.set_behaviour("local/m-b", Behaviour(status=500))
-    result = await composite.complete(request("synthesis/test-moa"), "k")
+    result = await composite.complete(request("synthesis/test-moa"), request_context(composite, "k"))
     layers = result.body["mix"]["layers"]
     assert layers[0]["answered"] == ["local/m-a", "local/m-c"]
     assert layers[0]["failed"] and layers[0]["failed"][0].startswith("local/m-b")
@@ -97,14 +98,14 @@ async def test_quorum_lost_fails_the_request(composite: Gateway, demo: DemoProvi
     demo.set_behaviour("local/m-a", Behaviour(status=500))
     demo.set_behaviour("local/m-b", Behaviour(status=500))
     with pytest.raises(AllCandidatesFailed) as failed:
-        await composite.complete(request("synthesis/test-moa"), "k")
+        await composite.complete(request("synthesis/test-moa"), request_context(composite, "k"))
     assert "quorum of 2" in failed.value.message
 
 
 async def test_a_hanging_proposer_is_cut_at_the_straggler_deadline(composite: Gateway,
                                                                    demo: DemoProviderServer) -> None:
     demo.set_behaviour("local/m-c", Behaviour(fault="hang", hang_seconds=30))
-    result = await composite.complete(request("synthesis/test-moa"), "k")
+    result = await composite.complete(request("synthesis/test-moa"), request_context(composite, "k"))
     layer = result.body["mix"]["layers"][0]
     assert layer["answered"] == ["local/m-a", "local/m-b"] and layer["dropped_stragglers"] == ["local/m-c"]
     cancelled = [c for c in result.record.calls if c.outcome == "cancelled"]
@@ -114,7 +115,7 @@ async def test_a_hanging_proposer_is_cut_at_the_straggler_deadline(composite: Ga
 
 
 async def test_usage_and_cost_are_the_sum_of_every_call(composite: Gateway) -> None:
-    result = await composite.complete(request("synthesis/priced"), "k")
+    result = await composite.complete(request("synthesis/priced"), request_context(composite, "k"))
     catalog = get_catalog()
     calls = result.record.calls
     assert len(calls) == 4
@@ -132,7 +133,7 @@ async def test_usage_and_cost_are_the_sum_of_every_call(composite: Gateway) -> N
 async def test_synthesis_streams_the_aggregator(composite: Gateway, demo: DemoProviderServer) -> None:
     reply(demo, "m-d", "the final synthesis")
     result = await composite.stream(request("synthesis/test-moa", stream=True,
-                                            stream_options={"include_usage": True}), "k")
+                                            stream_options={"include_usage": True}), request_context(composite, "k"))
     lines = [line async for line in result.lines]
     chunks = [json.loads(line[6:]) for line in lines[:-1]]
     text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
@@ -162,7 +163,7 @@ async def test_cascade_escalates_below_the_threshold(composite: Gateway, demo: D
 
     demo.state.behaviour_for = scripted  # type: ignore[method-assign]
     try:
-        result = await composite.complete(request("cascade/test"), "k")
+        result = await composite.complete(request("cascade/test"), request_context(composite, "k"))
     finally:
         demo.state.behaviour_for = original  # type: ignore[method-assign]
     assert result.body["model"] == answered_by
@@ -180,7 +181,7 @@ async def test_vote_majority_with_agreement(composite: Gateway, demo: DemoProvid
     reply(demo, "m-c", "The final answer is: **42.0**")
     reply(demo, "m-d", "The answer is 41.")
     reply(demo, "m-fast", "41")
-    result = await composite.complete(request("vote/test"), "k")
+    result = await composite.complete(request("vote/test"), request_context(composite, "k"))
     mix = result.body["mix"]
     assert mix["winner"] == "42" and mix["agreement"] == 0.6
     assert result.body["model"] == "local/m-a"  # the highest-ranked voter among the majority
@@ -190,7 +191,7 @@ async def test_vote_majority_with_agreement(composite: Gateway, demo: DemoProvid
 async def test_vote_tie_goes_to_the_highest_ranked_voter(composite: Gateway, demo: DemoProviderServer) -> None:
     for name, text in (("m-a", "B"), ("m-b", "(C)"), ("m-c", "c."), ("m-d", "b"), ("m-fast", "D")):
         reply(demo, name, text)
-    result = await composite.complete(request("vote/test"), "k")
+    result = await composite.complete(request("vote/test"), request_context(composite, "k"))
     assert result.body["mix"]["winner"] == "B" and result.body["model"] == "local/m-a"
 
 

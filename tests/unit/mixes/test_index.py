@@ -7,13 +7,14 @@ from typing import Any
 import anyio
 import pytest
 
-from mixcore.api.schemas import ChatCompletionRequest
 from mixcore.catalog import get_catalog
-from mixcore.errors import AllCandidatesFailed, InvalidRequest
+from mixcore.errors import AllCandidatesFailed, InvalidRequest, MixUnavailable
 from mixcore.local.demo_providers import Behaviour, DemoProviderServer
 from mixcore.mixes.gateway import Gateway
-from mixcore.mixes.registry import MixRegistry, MixUnavailable, install
+from mixcore.mixes.registry import MixRegistry
+from mixcore.schemas import ChatCompletionRequest
 from mixcore.store.memory import MemoryStore
+from tests.conftest import request_context, use_store
 
 pytestmark = pytest.mark.anyio
 
@@ -39,10 +40,10 @@ def store() -> MemoryStore:
 
 @pytest.fixture
 def registry(gateway: Gateway, store: MemoryStore) -> MixRegistry:
-    gateway.settings.cache_ttl_seconds = 0
-    gateway.settings.attempt_timeout_seconds = 1.0
-    gateway.cooldowns.seconds = 0.5
-    return install(gateway, lambda: store)
+    gateway.upstream.settings.cache_ttl_seconds = 0
+    gateway.upstream.settings.attempt_timeout_seconds = 1.0
+    gateway.upstream.cooldowns.seconds = 0.5
+    return use_store(gateway, store)
 
 
 def request(model: str = "index/lmsys-coding", **extra: Any) -> ChatCompletionRequest:
@@ -51,7 +52,7 @@ def request(model: str = "index/lmsys-coding", **extra: Any) -> ChatCompletionRe
 
 
 async def test_answered_by_the_top_callable_model(gateway: Gateway, registry: MixRegistry) -> None:
-    result = await gateway.complete(request(), "key_test")
+    result = await gateway.complete(request(), request_context(gateway, "key_test"))
     assert result.body["model"] == "openai/gpt-4o"
     mix = result.body["mix"]
     assert mix["id"] == "index/lmsys-coding" and mix["ranking"]["category"] == "coding"
@@ -66,7 +67,7 @@ async def test_answered_by_the_top_callable_model(gateway: Gateway, registry: Mi
 async def test_falls_back_to_the_next_candidate(gateway: Gateway, registry: MixRegistry, demo: DemoProviderServer,
                                                 behaviour: Behaviour) -> None:
     demo.set_behaviour("openai", behaviour)
-    result = await gateway.complete(request(), "key_test")
+    result = await gateway.complete(request(), request_context(gateway, "key_test"))
     assert result.body["model"] == "anthropic/claude-sonnet-4-5"
     attempts = result.body["mix"]["attempts"]
     assert [a["model"] for a in attempts] == ["openai/gpt-4o", "anthropic/claude-sonnet-4-5"]
@@ -77,7 +78,7 @@ async def test_context_length_error_falls_back(gateway: Gateway, registry: MixRe
                                                demo: DemoProviderServer) -> None:
     demo.set_behaviour("openai/gpt-4o", Behaviour(
         status=400, message="This model's maximum context length is 128000 tokens. (context_length_exceeded)"))
-    result = await gateway.complete(request(), "key_test")
+    result = await gateway.complete(request(), request_context(gateway, "key_test"))
     assert result.body["model"] == "anthropic/claude-sonnet-4-5"
     assert result.body["mix"]["attempts"][0]["error"] == "context_length_exceeded"
 
@@ -86,7 +87,7 @@ async def test_the_clients_own_error_never_falls_back(gateway: Gateway, registry
                                                      demo: DemoProviderServer) -> None:
     demo.set_behaviour("openai/gpt-4o", Behaviour(status=400, message="Invalid value for 'tool_choice'."))
     with pytest.raises(InvalidRequest) as rejected:
-        await gateway.complete(request(), "key_test")
+        await gateway.complete(request(), request_context(gateway, "key_test"))
     assert "tool_choice" in rejected.value.message
     assert demo.calls_for("anthropic/claude-sonnet-4-5") == []
 
@@ -95,7 +96,7 @@ async def test_every_candidate_failing_is_503_with_attempts(gateway: Gateway, re
                                                             demo: DemoProviderServer) -> None:
     demo.set_behaviour("*", Behaviour(status=503))
     with pytest.raises(AllCandidatesFailed) as failed:
-        await gateway.complete(request(), "key_test")
+        await gateway.complete(request(), request_context(gateway, "key_test"))
     assert failed.value.status == 503
     assert len(failed.value.attempts) == 5  # top_n of the default mix
     assert len(gateway.cost_sink.records) == 1  # type: ignore[attr-defined]
@@ -105,30 +106,31 @@ async def test_failing_provider_cools_down_and_comes_back(gateway: Gateway, regi
                                                           demo: DemoProviderServer) -> None:
     demo.set_behaviour("openai", Behaviour(status=500))
     for _ in range(3):
-        await gateway.complete(request(), "key_test")
+        await gateway.complete(request(), request_context(gateway, "key_test"))
     calls_before = len(demo.calls_for("openai/gpt-4o"))
-    result = await gateway.complete(request(), "key_test")
+    result = await gateway.complete(request(), request_context(gateway, "key_test"))
     assert "cooling down" in " ".join(s["reason"] for s in result.body["mix"]["skipped"])
     assert len(demo.calls_for("openai/gpt-4o")) == calls_before  # not even tried
     demo.set_behaviour("openai", None)
     await anyio.sleep(0.6)
-    assert (await gateway.complete(request(), "key_test")).body["model"] == "openai/gpt-4o"
+    assert (await gateway.complete(request(), request_context(gateway, "key_test"))).body["model"] == "openai/gpt-4o"
 
 
 async def test_new_ranking_changes_the_answer_without_redeploy(gateway: Gateway, registry: MixRegistry,
                                                                store: MemoryStore) -> None:
-    assert (await gateway.complete(request(), "k")).body["model"] == "openai/gpt-4o"
+    assert (await gateway.complete(request(), request_context(gateway, "k"))).body["model"] == "openai/gpt-4o"
     store.put_ranking(ranking(["claude-haiku-4-5", "gpt-4o"], fetched_at="2026-11-21T00:00:00+00:00"))
-    assert (await gateway.complete(request(), "k")).body["model"] == "anthropic/claude-haiku-4-5"
+    answer = await gateway.complete(request(), request_context(gateway, "k"))
+    assert answer.body["model"] == "anthropic/claude-haiku-4-5"
 
 
 async def test_constraints_and_request_overrides(gateway: Gateway, registry: MixRegistry) -> None:
     # models.dev prices: gpt-4o $10/1M out, claude-sonnet-4-5 $15, gemini-2.5-pro $10, gpt-4o-mini $0.60.
-    cheap = await gateway.complete(request(mix={"max_price": 1}), "k")
+    cheap = await gateway.complete(request(mix={"max_price": 1}), request_context(gateway, "k"))
     assert cheap.body["model"] == "openai/gpt-4o-mini"
     reasons = {s["model"]: s["reason"] for s in cheap.body["mix"]["skipped"] if s["model"]}
     assert "above max_price" in reasons["openai/gpt-4o"]
-    no_openai = await gateway.complete(request(mix={"deny_providers": ["openai"]}), "k")
+    no_openai = await gateway.complete(request(mix={"deny_providers": ["openai"]}), request_context(gateway, "k"))
     assert no_openai.body["model"] == "anthropic/claude-sonnet-4-5"
     resolution = registry.resolve_index(registry.get("index/lmsys-coding"),
                                         request(mix={"top_n": 2}).mix)
@@ -144,22 +146,22 @@ async def test_vision_mix_needs_image_input(gateway: Gateway, registry: MixRegis
 async def test_unconfigured_provider_is_skipped(gateway: Gateway, registry: MixRegistry) -> None:
     from dataclasses import replace
 
-    gateway.providers["openai"] = replace(gateway.providers["openai"], configured=False, api_key="")
-    result = await gateway.complete(request(), "k")
+    gateway.upstream.providers["openai"] = replace(gateway.upstream.providers["openai"], configured=False, api_key="")
+    result = await gateway.complete(request(), request_context(gateway, "k"))
     assert result.body["model"] == "anthropic/claude-sonnet-4-5"
     assert any(s["reason"] == "provider openai not configured" for s in result.body["mix"]["skipped"])
 
 
 async def test_no_ranking_yet_is_a_clear_503(gateway: Gateway, registry: MixRegistry) -> None:
     with pytest.raises(MixUnavailable) as missing:
-        await gateway.complete(request("index/seal-coding"), "k")
+        await gateway.complete(request("index/seal-coding"), request_context(gateway, "k"))
     assert "mixcore refresh" in missing.value.message
 
 
 async def test_stream_falls_back_before_the_first_byte(gateway: Gateway, registry: MixRegistry,
                                                        demo: DemoProviderServer) -> None:
     demo.set_behaviour("openai", Behaviour(status=502))
-    result = await gateway.stream(request(stream=True), "k")
+    result = await gateway.stream(request(stream=True), request_context(gateway, "k"))
     lines = [line async for line in result.lines]
     assert "anthropic/claude-sonnet-4-5" in "".join(lines)
     assert result.headers["x-mix-model"] == "anthropic/claude-sonnet-4-5"
@@ -169,7 +171,7 @@ async def test_stream_falls_back_before_the_first_byte(gateway: Gateway, registr
 async def test_stream_broken_after_first_byte_ends_with_an_error_chunk(gateway: Gateway, registry: MixRegistry,
                                                                        demo: DemoProviderServer) -> None:
     demo.set_behaviour("openai", Behaviour(fault="drop_mid_stream"))
-    result = await gateway.stream(request(stream=True), "k")
+    result = await gateway.stream(request(stream=True), request_context(gateway, "k"))
     lines = [line async for line in result.lines]
     assert '"error"' in lines[-2] and lines[-1] == "data: [DONE]\n\n"
     assert demo.calls_for("anthropic/claude-sonnet-4-5") == []  # no fallback once bytes went out
@@ -178,5 +180,6 @@ async def test_stream_broken_after_first_byte_ends_with_an_error_chunk(gateway: 
 async def test_direct_model_with_openrouter_style_fallbacks(gateway: Gateway, registry: MixRegistry,
                                                             demo: DemoProviderServer) -> None:
     demo.set_behaviour("openai", Behaviour(status=500))
-    result = await gateway.complete(request("openai/gpt-4o", models=["google/gemini-2.5-flash"]), "k")
+    result = await gateway.complete(request("openai/gpt-4o", models=["google/gemini-2.5-flash"]),
+                                    request_context(gateway, "k"))
     assert result.body["model"] == "google/gemini-2.5-flash"

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from mixcore.local.demo_providers import Behaviour, DemoProviderServer
-from mixcore.providers.client import ProviderClient
+from mixcore.providers.client import ProviderClient, build_http_client
 from mixcore.providers.config import ProviderConfig
 from mixcore.providers.errors import (
     UpstreamBadRequest,
@@ -20,14 +20,15 @@ from mixcore.providers.errors import (
     UpstreamUnavailable,
 )
 from mixcore.providers.types import StreamState
+from mixcore.settings import Settings
 
 pytestmark = pytest.mark.anyio
 MESSAGES = {"messages": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Name a prime."}]}
 
 
 @pytest.fixture
-def client(gateway) -> ProviderClient:  # type: ignore[no-untyped-def]
-    return gateway.client  # type: ignore[no-any-return]
+def client(settings: Settings) -> ProviderClient:
+    return ProviderClient(build_http_client(settings), settings)
 
 
 def deadline(seconds: float = 5) -> float:

@@ -1,4 +1,4 @@
-"""Request models of the OpenAI-compatible API (pydantic; Powertools validates bodies against them)."""
+"""Request models of the OpenAI-compatible API, shared by the API edge and the mixes (pydantic)."""
 
 from __future__ import annotations
 

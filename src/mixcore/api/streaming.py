@@ -1,0 +1,166 @@
+"""The streaming transport: how a chat answer reaches the client over ASGI.
+
+On AWS the chat route is an ASGI app behind AWS Lambda Web Adapter, invoked through API Gateway's
+response-streaming integration; locally the same app runs behind the local stack's gateway. This
+is the one module that knows it. It reads the API Gateway request context the adapter forwards in
+`x-amzn-request-context`, writes SSE and JSON bodies as they are produced, keeps a connection
+alive while no token flows, and turns a client's disconnect into the cancellation of the work
+behind the response. When Lambda's Python runtime streams natively, only this module changes.
+
+Keep-alive: if the answer has not started within `grace` seconds, the status (200) and headers go
+out, then every `keepalive` seconds an SSE comment line (`: keep-alive`) for a stream, or a
+newline for a JSON answer (JSON allows leading whitespace). A failure after that point can no
+longer change the status: a stream ends with an OpenAI-shaped `data: {"error": …}` event and
+`[DONE]`, a JSON answer's body is the OpenAI error object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Awaitable, Callable
+from contextlib import aclosing
+from typing import Any
+
+from starlette.types import Message, Receive, Scope, Send
+
+from mixcore.errors import MixcoreError
+from mixcore.mixes.gateway import ChatResult, StreamResult
+from mixcore.observability import logger
+
+REQUEST_CONTEXT_HEADER = b"x-amzn-request-context"
+SSE_KEEPALIVE = b": keep-alive\n\n"
+JSON_KEEPALIVE = b"\n"
+
+
+def request_context(scope: Scope) -> dict[str, Any]:
+    """The API Gateway request context the adapter forwarded (authorizer context included), or {}."""
+    for name, value in scope.get("headers", []):
+        if name == REQUEST_CONTEXT_HEADER:
+            try:
+                parsed = json.loads(value)
+            except ValueError:
+                return {}
+            return parsed if isinstance(parsed, dict) else {}
+    return {}
+
+
+def header_list(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
+    # Header values must be Latin-1 on the wire; anything else is percent-escaped rather than dropped.
+    return [(k.lower().encode("latin-1"), v.encode("latin-1", "backslashreplace").replace(b"\r", b"").replace(
+        b"\n", b"")) for k, v in headers.items()]
+
+
+async def send_json(send: Send, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> None:
+    data = json.dumps(body).encode()
+    await send({"type": "http.response.start", "status": status,
+                "headers": header_list({"content-type": "application/json", "content-length": str(len(data)),
+                                        **(headers or {})})})
+    await send({"type": "http.response.body", "body": data, "more_body": False})
+
+
+async def _disconnected(receive: Receive) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+
+
+class LongAnswer:
+    """An ASGI response for a chat answer that may take seconds or minutes to start, or to finish."""
+
+    def __init__(self, produce: Callable[[], Awaitable[ChatResult | StreamResult]], *, stream: bool,
+                 keepalive: float, grace: float) -> None:
+        self.produce = produce
+        self.stream = stream
+        self.keepalive = keepalive
+        self.grace = grace
+        self.committed = False
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        respond = asyncio.ensure_future(self._respond(send))
+        listener = asyncio.ensure_future(_disconnected(receive))
+        try:
+            await asyncio.wait({respond, listener}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            listener.cancel()
+            if not respond.done():  # the client went away (or we were cancelled): stop the work behind it
+                respond.cancel()
+            with contextlib.suppress(asyncio.CancelledError, OSError):
+                await respond
+
+    async def _start(self, send: Send, headers: dict[str, str]) -> None:
+        kind = "text/event-stream" if self.stream else "application/json"
+        extra = {"cache-control": "no-cache", "x-accel-buffering": "no"} if self.stream else {}
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": header_list({"content-type": kind, **extra, **headers})})
+        self.committed = True
+
+    async def _body(self, send: Send, data: bytes) -> None:
+        await send({"type": "http.response.body", "body": data, "more_body": True})
+
+    async def _wait(self, send: Send, task: asyncio.Future[Any], first_wait: float) -> None:
+        """Wait for `task`, sending keep-alives (and, once, the headers) while it runs long."""
+        done, _ = await asyncio.wait({task}, timeout=first_wait)
+        while not done:
+            if not self.committed:
+                await self._start(send, {})
+            await self._body(send, SSE_KEEPALIVE if self.stream else JSON_KEEPALIVE)
+            done, _ = await asyncio.wait({task}, timeout=self.keepalive)
+
+    async def _respond(self, send: Send) -> None:
+        work = asyncio.ensure_future(self.produce())
+        try:
+            await self._wait(send, work, self.grace)
+            error = work.exception()
+            if error is not None:
+                await self._fail(send, error)
+            elif isinstance(result := work.result(), StreamResult):
+                await self._stream(send, result)
+            else:
+                await self._complete(send, result)
+        finally:
+            if not work.done():
+                work.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await work
+
+    async def _fail(self, send: Send, error: BaseException) -> None:
+        if not isinstance(error, MixcoreError):
+            logger.error("chat request failed unexpectedly", exc_info=error)
+            error = MixcoreError("Internal error; the request id is in the x-request-id header.")
+        if not self.committed:
+            await send_json(send, error.status, error.to_body())
+            return
+        payload = json.dumps(error.to_body()).encode()
+        if self.stream:
+            payload = b"data: " + payload + b"\n\ndata: [DONE]\n\n"
+        await send({"type": "http.response.body", "body": payload, "more_body": False})
+
+    async def _complete(self, send: Send, result: ChatResult) -> None:
+        data = json.dumps(result.body).encode()
+        if not self.committed:
+            await send({"type": "http.response.start", "status": 200, "headers": header_list(
+                {"content-type": "application/json", "content-length": str(len(data)), **result.headers})})
+        await send({"type": "http.response.body", "body": data, "more_body": False})
+
+    async def _stream(self, send: Send, result: StreamResult) -> None:
+        if not self.committed:
+            await self._start(send, result.headers)
+        async with aclosing(result.lines) as lines:
+            while True:
+                following = asyncio.ensure_future(anext(lines))
+                try:
+                    await self._wait(send, following, self.keepalive)
+                    line = following.result()
+                except StopAsyncIteration:
+                    break
+                finally:
+                    if not following.done():
+                        following.cancel()
+                        with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
+                            await following
+                await self._body(send, line.encode())
+        end: Message = {"type": "http.response.body", "body": b"", "more_body": False}
+        await send(end)

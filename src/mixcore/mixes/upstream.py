@@ -1,0 +1,73 @@
+"""What every mix step works with: the providers it may call, and the state of one request.
+
+`Upstream` bundles the warm container's provider configs, client, catalog and cool-downs;
+`RequestContext` is one request's deadline and the calls and attempts it made; `Candidate` is
+one model a fallback chain may try. They sit below chains, plans and the gateway, so that none
+of those needs to import another to share them.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from mixcore.catalog import Catalog
+from mixcore.costs.records import CallLine, CostRecord
+from mixcore.errors import ModelNotFound
+from mixcore.mixes.cooldown import Cooldowns
+from mixcore.providers.client import ChatClient
+from mixcore.providers.config import ProviderConfig
+from mixcore.settings import Settings
+
+
+@dataclass
+class Candidate:
+    model_id: str
+    provider: str
+    api_model: str
+    rank: int | None = None
+    score: float | None = None
+    name: str | None = None
+
+    def describe(self) -> dict[str, Any]:
+        described: dict[str, Any] = {"model": self.model_id}
+        if self.rank is not None:
+            described.update(rank=self.rank, score=self.score, name=self.name)
+        return described
+
+
+@dataclass
+class RequestContext:
+    """Per-request state: deadline, every upstream call, and the attempts of the answering chain."""
+
+    request_id: str
+    key_id: str | None
+    deadline: float
+    calls: list[CallLine] = field(default_factory=list)
+    attempts: list[dict[str, Any]] = field(default_factory=list)
+    record: CostRecord | None = None  # the request's cost record, once it is written
+
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic()
+
+
+@dataclass
+class Upstream:
+    """The providers a request may reach, and how (one per warm container)."""
+
+    settings: Settings
+    providers: dict[str, ProviderConfig]
+    client: ChatClient
+    catalog: Catalog
+    cooldowns: Cooldowns
+
+    def direct_candidate(self, model: str) -> Candidate:
+        """A `provider/model` id as a candidate; 404 for a provider Mixcore does not know."""
+        provider, sep, api_model = model.partition("/")
+        if not sep or not api_model or provider not in self.providers:
+            known = ", ".join(sorted(self.providers))
+            raise ModelNotFound(f"The model {model!r} does not exist. Use a mix id (see GET /v1/models) or "
+                                f"'provider/model' with a provider among: {known}.", param="model")
+        entry = self.catalog.get(model)
+        return Candidate(model_id=model, provider=provider, api_model=entry.api_model if entry else api_model)
