@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -9,11 +10,14 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
+import boto3
 import httpx
 import openai
 import pytest
 
+from mixcore.costs.report import read_records
 from tests.conftest import FIXTURES, REPO
 from tests.integration.conftest import free_port
 
@@ -29,8 +33,8 @@ class RunningStack:
     output: list[str]
 
     def client(self, **kwargs: object) -> openai.OpenAI:
-        return openai.OpenAI(base_url=self.base_url, api_key=str(kwargs.pop("api_key", DEV_KEY)),
-                             max_retries=0, timeout=30, **kwargs)  # type: ignore[arg-type]
+        options: dict[str, Any] = {"max_retries": 0, "timeout": 30, **kwargs}
+        return openai.OpenAI(base_url=self.base_url, api_key=str(options.pop("api_key", DEV_KEY)), **options)
 
     def behaviour(self, target: str, behaviour: dict[str, object] | None) -> None:
         response = httpx.post(f"{self.demo_url}/_control/behaviour", json={"target": target, "behaviour": behaviour})
@@ -39,17 +43,42 @@ class RunningStack:
     def reset(self) -> None:
         httpx.post(f"{self.demo_url}/_control/reset").raise_for_status()
 
+    def provider_calls(self) -> dict[str, Any]:
+        """What the demo providers received: every call (with its progress) and the streams abandoned mid-way."""
+        answer: dict[str, Any] = httpx.get(f"{self.demo_url}/_control/calls").json()
+        return answer
 
-@pytest.fixture(scope="session")
-def stack() -> Iterator[RunningStack]:
+    def s3(self) -> Any:
+        return boto3.client("s3", endpoint_url=self.aws_endpoint, region_name="us-east-1",
+                            aws_access_key_id="local", aws_secret_access_key="local")
+
+    def records_for(self, request_ids: set[str], wait_seconds: float = 10.0) -> dict[str, dict[str, Any]]:
+        """Every cost record in the embedded S3, once those of `request_ids` have landed.
+
+        Records are delivered after the answer's last byte, so the newest may land a moment after the
+        client has its answer; this waits a bounded time for them, then fails naming the missing ones.
+        """
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            records = {r["request_id"]: r for r in read_records(self.s3(), "mixcore-costbucket")}
+            missing = request_ids - set(records)
+            if not missing:
+                return records
+            assert time.monotonic() < deadline, f"no cost record for {sorted(missing)}"
+            time.sleep(0.1)
+
+
+@contextlib.contextmanager
+def running_stack(**env: str) -> Iterator[RunningStack]:
+    """`mixcore serve` in a subprocess with these MIXCORE_* settings; stopped (and waited for) on exit."""
     port, aws_port = free_port(), free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MIXCORE_", "AWS_"))}
-    env.update(PYTHONUNBUFFERED="1", MIXCORE_ATTEMPT_TIMEOUT_SECONDS="2", MIXCORE_CACHE_TTL_SECONDS="0",
-               MIXCORE_COOLDOWN_SECONDS="1")
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("MIXCORE_", "AWS_"))}
+    environment.update({"PYTHONUNBUFFERED": "1", "MIXCORE_ATTEMPT_TIMEOUT_SECONDS": "2",
+                        "MIXCORE_CACHE_TTL_SECONDS": "0", "MIXCORE_COOLDOWN_SECONDS": "1", **env})
     process = subprocess.Popen(
         [sys.executable, "-m", "mixcore.cli", "serve", "--port", str(port), "--aws-port", str(aws_port),
-         "--dev-key", DEV_KEY, "--demo-latency-ms", "20"],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+         "--dev-key", DEV_KEY, "--demo-latency-ms", "20", "--demo-chunk-ms", "0"],
+        cwd=REPO, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     output: list[str] = []
     deadline = time.monotonic() + 60
     assert process.stdout is not None
@@ -63,15 +92,22 @@ def stack() -> Iterator[RunningStack]:
     banner = "".join(output)
     assert "Mixcore local stack is up." in banner, banner
     demo_url = next(line.split(" at ")[1].split(" ")[0] for line in output if "local demo servers at" in line)
-    running = RunningStack(base_url=f"http://127.0.0.1:{port}/v1", aws_endpoint=f"http://127.0.0.1:{aws_port}",
-                           demo_url=demo_url, process=process, output=output)
-    yield running
-    process.send_signal(signal.SIGINT)
     try:
-        process.wait(timeout=20)
+        yield RunningStack(base_url=f"http://127.0.0.1:{port}/v1", aws_endpoint=f"http://127.0.0.1:{aws_port}",
+                           demo_url=demo_url, process=process, output=output)
     finally:
-        if process.poll() is None:
-            process.kill()
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=20)
+        finally:
+            if process.poll() is None:
+                process.kill()
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[RunningStack]:
+    with running_stack() as running:
+        yield running
 
 
 def cli(stack: RunningStack, *args: str) -> subprocess.CompletedProcess[str]:

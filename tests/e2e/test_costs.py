@@ -3,14 +3,10 @@
 from __future__ import annotations
 
 import json
-import time
-from typing import Any
 
-import boto3
 import openai
 import pytest
 
-from mixcore.costs.report import read_records
 from tests.e2e.conftest import RunningStack, cli
 
 pytestmark = pytest.mark.e2e
@@ -21,27 +17,6 @@ USER = [{"role": "user", "content": "Price this, please."}]
 def ready(indexed: RunningStack) -> RunningStack:
     indexed.reset()
     return indexed
-
-
-def s3(stack: RunningStack) -> Any:
-    return boto3.client("s3", endpoint_url=stack.aws_endpoint, region_name="us-east-1",
-                        aws_access_key_id="local", aws_secret_access_key="local")
-
-
-def records_for(stack: RunningStack, request_ids: set[str], wait_seconds: float = 10.0) -> dict[str, Any]:
-    """Every cost record in the embedded S3, once those of `request_ids` have landed.
-
-    Records are delivered after the answer's last byte, so the newest may land a moment after the
-    client has its answer; this waits a bounded time for them, then fails naming the missing ones.
-    """
-    deadline = time.monotonic() + wait_seconds
-    while True:
-        records = {r["request_id"]: r for r in read_records(s3(stack), "mixcore-costbucket")}
-        missing = request_ids - set(records)
-        if not missing:
-            return records
-        assert time.monotonic() < deadline, f"no cost record for {sorted(missing)}"
-        time.sleep(0.1)
 
 
 def test_every_request_has_a_record_and_totals_match(ready: RunningStack) -> None:
@@ -55,7 +30,7 @@ def test_every_request_has_a_record_and_totals_match(ready: RunningStack) -> Non
                                                    stream_options={"include_usage": True}))
     costs = {a.id: (a.usage.model_extra or {})["cost"] for a in answers if a.usage}
     costs[streamed[-1].id] = (streamed[-1].usage.model_extra or {})["cost"]  # type: ignore[union-attr]
-    records = records_for(ready, set(costs))
+    records = ready.records_for(set(costs))
     assert sum(records[i]["cost_usd"] for i in costs) == pytest.approx(sum(costs.values()), abs=0.005)
     for request_id, cost in costs.items():
         assert records[request_id]["cost_usd"] == pytest.approx(cost)

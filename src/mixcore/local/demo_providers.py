@@ -51,6 +51,8 @@ class ReceivedCall:
     model: str
     body: dict[str, Any]
     at: float
+    events_sent: int = 0  # stream events written so far
+    completed: bool = False  # the whole answer was written
 
 
 @dataclass
@@ -140,8 +142,9 @@ class _Handler(BaseHTTPRequestHandler):
         state = self.server.state
         model = str(body.get("model", ""))
         key, behaviour = state.behaviour_for(provider, model)
+        call = ReceivedCall(provider, protocol, model, body, time.time())
         with state.lock:
-            state.calls.append(ReceivedCall(provider, protocol, model, body, time.time()))
+            state.calls.append(call)
             failing = behaviour.status != 200 or behaviour.fault is not None
             if failing and behaviour.fail_times is not None:
                 served = state.failures_served.get(key, 0)
@@ -177,9 +180,10 @@ class _Handler(BaseHTTPRequestHandler):
         text = behaviour.reply if behaviour.reply is not None else demo_answer(provider, model, messages)
         prompt_tokens = estimate_tokens(message_text(messages)) + 3 * len(messages)
         if body.get("stream"):
-            self._stream(protocol, model, text, prompt_tokens, body, behaviour, fault)
+            self._stream(protocol, model, text, prompt_tokens, body, behaviour, fault, call)
         else:
             self._complete(protocol, model, text, prompt_tokens, fault)
+            call.completed = fault is None
 
     def _drop(self) -> None:
         self.close_connection = True
@@ -237,7 +241,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def _stream(self, protocol: str, model: str, text: str, prompt_tokens: int, body: dict[str, Any],
-                behaviour: Behaviour, fault: str | None) -> None:
+                behaviour: Behaviour, fault: str | None, call: ReceivedCall) -> None:
         self.send_response(200)
         self.send_header("content-type", "text/html" if fault == "wrong_type" else "text/event-stream")
         self.send_header("cache-control", "no-cache")
@@ -267,10 +271,12 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.flush()
             except (BrokenPipeError, ConnectionResetError):
                 with self.server.state.lock:
-                    self.server.state.abandoned_streams.append((f"{self.path.split('/')[1]}/{model}", index))
+                    self.server.state.abandoned_streams.append((f"{call.provider}/{model}", index))
                 return
+            call.events_sent = index + 1
             if behaviour.chunk_delay_ms and index < len(events) - 1:
                 time.sleep(behaviour.chunk_delay_ms / 1000)
+        call.completed = True
 
 
 def _openai_events(model: str, words: list[str], prompt_tokens: int, completion_tokens: int,

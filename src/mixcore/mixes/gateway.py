@@ -99,7 +99,7 @@ class Gateway:
 
     @staticmethod
     def headers(plan: Plan, ctx: RequestContext, model: str | None, record: CostRecord) -> dict[str, str]:
-        headers = {"x-request-id": ctx.request_id, "x-mix-attempts": str(len(ctx.attempts)),
+        headers = {"x-mix-attempts": str(len(ctx.attempts)),
                    "x-mix-cost-usd": f"{record.cost_usd:.8f}"}
         if plan.mix_id:
             headers["x-mix-id"] = plan.mix_id
@@ -154,8 +154,7 @@ class Gateway:
             self._record(ctx, plan, None, stream=True, status=499, started=started)
             raise
         include_usage = bool(request.stream_options and request.stream_options.include_usage)
-        result = StreamResult(lines=_empty(), headers={"x-request-id": ctx.request_id,
-                                                       "x-mix-model": opened.candidate.model_id})
+        result = StreamResult(lines=_empty(), headers={"x-mix-model": opened.candidate.model_id})
         if plan.mix_id:
             result.headers["x-mix-id"] = plan.mix_id
         result.lines = self._sse(plan, ctx, opened, include_usage, started, result)
