@@ -1,4 +1,4 @@
-"""AuthorizerFunction: the HttpApi Lambda authorizer for client keys."""
+"""AuthorizerFunction: the REST API Lambda REQUEST authorizer for client keys."""
 
 from typing import Any
 

@@ -1,22 +1,43 @@
-"""The scheduled indexer run as the Lambda calls it: network fetch, store, a summary for metrics."""
+"""The scheduled indexer run as the Lambda calls it: network fetch, store, and the run's metrics and logs."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
+
 from mixcore.leaderboards.fetch import HttpFetcher
 from mixcore.leaderboards.indexer import Report, refresh
+from mixcore.leaderboards.views import age_hours
+from mixcore.observability import logger, metrics
 from mixcore.store.base import RankingStore
 
 
-async def run_scheduled(store: RankingStore, sources: list[str] | None = None) -> Report:
+async def run_scheduled(store: RankingStore, sources: list[str] | None = None) -> dict[str, Any]:
+    """One indexer run over the network; its counts, also emitted as metrics and logged."""
     fetcher = HttpFetcher()
     try:
-        return await refresh(store, fetcher, sources)
+        report = await refresh(store, fetcher, sources)
     finally:
         await fetcher.aclose()
+    return report_run(report, store)
 
 
 def metric_counts(report: Report) -> dict[str, Any]:
     return {"stored": report.count("stored"), "unchanged": report.count("unchanged"),
             "rejected": report.count("rejected"), "failed_sources": len(report.failed_sources)}
+
+
+def report_run(report: Report, store: RankingStore) -> dict[str, Any]:
+    for outcome in report.outcomes:
+        if outcome.action == "rejected":
+            logger.warning("ranking rejected", extra={"source": outcome.source, "category": outcome.category,
+                                                      "reason": outcome.reason, "origin": outcome.origin})
+    counts = metric_counts(report)
+    metrics.add_metric(name="IndexerRejections", unit=MetricUnit.Count, value=counts["rejected"])
+    metrics.add_metric(name="IndexerStored", unit=MetricUnit.Count, value=counts["stored"])
+    metrics.add_metric(name="IndexerFailedSources", unit=MetricUnit.Count, value=counts["failed_sources"])
+    oldest = max((age_hours(r) or 0.0 for r in store.list_latest()), default=0.0)
+    metrics.add_metric(name="LeaderboardMaxAgeHours", unit=MetricUnit.Count, value=oldest)
+    logger.info("indexer run", extra=counts)
+    return {**counts, "failed": report.failed_sources}

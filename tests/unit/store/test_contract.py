@@ -1,0 +1,93 @@
+"""The Store contract: the same cases against the in-memory store and DynamoStore on moto.
+
+DynamoStore's table is created from template.yaml's own definition, so the key schema tested is
+the one deployed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from mixcore.auth.keys import new_key
+from mixcore.local.template import Template
+from mixcore.store.base import Store
+from mixcore.store.dynamodb import DynamoStore
+from mixcore.store.memory import MemoryStore
+from tests.conftest import REPO
+
+
+@pytest.fixture(params=["memory", "dynamodb"])
+def store(request: pytest.FixtureRequest) -> Iterator[Store]:
+    if request.param == "memory":
+        yield MemoryStore()
+        return
+    table = Template.load(REPO / "template.yaml").resources()["Table"]["Properties"]
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.create_table(TableName="contract", AttributeDefinitions=table["AttributeDefinitions"],
+                            KeySchema=table["KeySchema"], BillingMode="PAY_PER_REQUEST")
+        yield DynamoStore("contract", client)
+
+
+def ranking(category: str, fetched_at: str, top: str) -> dict[str, Any]:
+    return {"source": "lmsys", "category": category, "fetched_at": fetched_at, "content_hash": f"h-{top}-{fetched_at}",
+            "entries": [{"rank": 1, "name": top, "score": 1500.0}]}
+
+
+def test_keys_are_found_by_hash_listed_and_revoked(store: Store) -> None:
+    _, alice = new_key("alice", monthly_budget_usd=5.0)
+    _, bob = new_key("bob", requests_per_minute=10)
+    store.put_key(alice)
+    store.put_key(bob)
+    found = store.get_key(alice.key_hash)
+    assert found is not None and found.key_id == alice.key_id and found.monthly_budget_usd == 5.0
+    assert store.get_key("0" * 64) is None
+    assert sorted(k.name for k in store.list_keys()) == ["alice", "bob"]
+    assert store.revoke_key(bob.key_id) is True
+    assert store.revoke_key("key_nobody") is False
+    revoked = store.get_key(bob.key_hash)
+    assert revoked is not None and revoked.revoked
+
+
+def test_latest_ranking_and_history_newest_first(store: Store) -> None:
+    store.put_ranking(ranking("coding", "2026-11-01T00:00:00+00:00", "model-a"))
+    store.put_ranking(ranking("coding", "2026-11-02T00:00:00+00:00", "model-b"))
+    store.put_ranking(ranking("math", "2026-11-01T00:00:00+00:00", "model-c"))
+    latest = store.get_latest("lmsys", "coding")
+    assert latest is not None and latest["entries"][0]["name"] == "model-b"
+    assert store.get_latest("lmsys", "nothing") is None
+    assert [r["category"] for r in store.list_latest()] == ["coding", "math"]
+    assert [h["entries"][0]["name"] for h in store.history("lmsys", "coding", 5)] == ["model-b", "model-a"]
+    assert len(store.history("lmsys", "coding", 1)) == 1
+
+
+def test_a_returned_document_is_a_copy(store: Store) -> None:
+    store.put_ranking(ranking("coding", "2026-11-01T00:00:00+00:00", "model-a"))
+    first = store.get_latest("lmsys", "coding")
+    assert first is not None
+    first["entries"].clear()
+    again = store.get_latest("lmsys", "coding")
+    assert again is not None and again["entries"][0]["name"] == "model-a"
+
+
+def test_mixes_are_replaced_by_id(store: Store) -> None:
+    store.put_mix({"id": "index/x", "kind": "index", "source": "lmsys", "category": "coding"})
+    store.put_mix({"id": "index/x", "kind": "index", "source": "lmsys", "category": "math"})
+    store.put_mix({"id": "index/a", "kind": "index", "source": "seal", "category": "coding"})
+    assert [(m["id"], m["category"]) for m in store.list_mixes()] == [("index/a", "coding"), ("index/x", "math")]
+
+
+def test_usage_counters_add_up_atomically_per_key_and_period(store: Store) -> None:
+    # 40 concurrent additions of 1 request and $0.25 each: nothing lost (0.25 is exact in binary).
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(lambda _: store.add_usage("key_a", "MONTH#2026-11", requests=1, cost_usd=0.25), range(40)))
+    totals = store.add_usage("key_a", "MONTH#2026-11")
+    assert totals == {"requests": 40.0, "cost_usd": 10.0}
+    assert store.add_usage("key_b", "MONTH#2026-11", cost_usd=1.5) == {"requests": 0.0, "cost_usd": 1.5}
+    assert store.add_usage("key_a", "MINUTE#1", requests=1, expires_at=120) == {"requests": 1.0, "cost_usd": 0.0}
