@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["indexer.py", "overhead.py", "fanout.py", "coldstart.py", "load.py"]
+SCRIPTS = ["indexer.py", "overhead.py", "fanout.py", "coldstart.py", "load.py", "cost_delivery.py"]
 
 
 def main() -> int:

@@ -10,7 +10,10 @@ import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mixcore.store.base import Store
 
 
 def _print_table(rows: list[dict[str, Any]], columns: Sequence[str]) -> None:
@@ -43,7 +46,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _store() -> Any:
+def _store() -> Store:
     from mixcore.container import get_store
 
     return get_store()
@@ -75,14 +78,14 @@ def cmd_keys(args: argparse.Namespace) -> int:
 def cmd_refresh(args: argparse.Namespace) -> int:
     import asyncio
 
-    from mixcore.leaderboards.fetch import HttpFetcher, LocalFetcher
-    from mixcore.leaderboards.indexer import refresh
+    from mixcore.leaderboards.fetch import Fetcher, HttpFetcher, LocalFetcher
+    from mixcore.leaderboards.indexer import Report, refresh
 
     sources = [args.source] if args.source else None
     store = _store()
 
-    async def run() -> Any:
-        fetcher: Any = LocalFetcher(Path(args.from_path), sources) if args.from_path else HttpFetcher()
+    async def run() -> Report:
+        fetcher: Fetcher = LocalFetcher(Path(args.from_path), sources) if args.from_path else HttpFetcher()
         try:
             return await refresh(store, fetcher, sources)
         finally:

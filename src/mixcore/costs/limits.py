@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from typing import Any
 
 from mixcore.errors import BudgetExceeded, RateLimited
+from mixcore.store.base import UsageStore
 
 
 def month(now: datetime | None = None) -> str:
     return "MONTH#" + (now or datetime.now(UTC)).strftime("%Y-%m")
 
 
-def check_before_call(store: Any, key_id: str, *, monthly_budget_usd: float | None,
+def check_before_call(store: UsageStore, key_id: str, *, monthly_budget_usd: float | None,
                       requests_per_minute: int | None) -> None:
     """Raise 429 past the key's requests per minute, 402 once its month's spend reached the budget."""
     if requests_per_minute:
@@ -27,5 +27,5 @@ def check_before_call(store: Any, key_id: str, *, monthly_budget_usd: float | No
             raise BudgetExceeded(f"This key has spent ${spent:.4f} of its ${monthly_budget_usd:.2f} monthly budget.")
 
 
-def record_spend(store: Any, key_id: str, cost_usd: float) -> None:
+def record_spend(store: UsageStore, key_id: str, cost_usd: float) -> None:
     store.add_usage(key_id, month(), requests=1, cost_usd=cost_usd)

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from mixcore.mixes.definitions import default_mixes
+from mixcore.store.base import MixStore
 
 
-def seed_default_mixes(store: Any, *, overwrite: bool = False) -> int:
+def seed_default_mixes(store: MixStore, *, overwrite: bool = False) -> int:
     """Store the default mix definitions (keeping user edits unless `overwrite`); returns how many were written."""
     existing = {m["id"] for m in store.list_mixes()}
     written = 0
