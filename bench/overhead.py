@@ -2,7 +2,7 @@
 
 Paths, each measured in the same run, rounds interleaved:
 (a) straight to a local OpenAI-compatible provider (async httpx, pooled): the reference;
-(b) through the chat function's ASGI app driven in process (no socket between client and app);
+(b) through the chat function's ASGI app driven in process as the web adapter would (no socket);
 (c) through the local stack (uvicorn → local REST API → authorizer → the same ASGI app).
 For whole answers it reports the total time; for `stream: true` the time to the first content
 token (TTFT). It prints p50/p99 of each and what Mixcore adds at the same percentile.
@@ -23,13 +23,13 @@ quiet_powertools()
 
 import httpx  # noqa: E402
 
+from mixcore.local.web_adapter import invoke_asgi  # noqa: E402
 from mixcore.store.memory import MemoryStore  # noqa: E402
 
 N = 200
 ROUNDS = 4
 DELAYS_MS = (0.0, 50.0)
 BODY = {"messages": [{"role": "user", "content": "Say something short."}]}
-CONTEXT = json.dumps({"authorizer": {"key_id": "key_bench", "principalId": "key_bench"}}).encode()
 
 
 def has_content(data: bytes) -> bool:
@@ -43,34 +43,19 @@ def has_content(data: bytes) -> bool:
 
 
 async def in_process(app: object, payload: dict[str, object], stream: bool) -> float:
-    """Drive the ASGI app with one request; ms to the first content token (stream) or to the last byte."""
-    body = json.dumps(payload).encode()
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
-             "path": "/v1/chat/completions", "raw_path": b"/v1/chat/completions", "query_string": b"",
-             "headers": [(b"content-type", b"application/json"), (b"x-amzn-request-context", CONTEXT)],
-             "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80), "state": {}}
-    sent = False
-    done = asyncio.Event()
+    """Drive the ASGI app as the web adapter would; ms to the first content token (stream) or to the last byte."""
+    event = {"httpMethod": "POST", "path": "/v1/chat/completions", "headers": {"content-type": "application/json"},
+             "requestContext": {"authorizer": {"key_id": "key_bench", "principalId": "key_bench"}},
+             "body": json.dumps(payload)}
     first: float | None = None
-    started = time.perf_counter()
 
-    async def receive() -> dict[str, object]:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        await done.wait()
-        return {"type": "http.disconnect"}
-
-    async def send(message: dict[str, object]) -> None:
+    def on_body(piece: bytes) -> None:
         nonlocal first
-        if message["type"] == "http.response.body":
-            if first is None and stream and has_content(message.get("body", b"")):  # type: ignore[arg-type]
-                first = time.perf_counter()
-            if not message.get("more_body"):
-                done.set()
+        if first is None and stream and has_content(piece):
+            first = time.perf_counter()
 
-    await app(scope, receive, send)  # type: ignore[operator]
+    started = time.perf_counter()
+    await invoke_asgi(app, event, on_body)  # type: ignore[arg-type]
     return ((first if stream and first else time.perf_counter()) - started) * 1000
 
 
