@@ -1,8 +1,7 @@
-"""One event loop per warm container, so the pooled httpx client outlives a single invocation.
+"""One event loop per warm container for the synchronous handlers, so their pools outlive an invocation.
 
-Lambda handlers are synchronous; they hand their coroutine to a loop that runs in a daemon
-thread for the life of the process. The same loop serves the threads of the local HTTP stack,
-so concurrent local requests share one connection pool exactly as warm Lambdas reuse theirs.
+The indexer's handler is synchronous; it hands its coroutine to a loop that runs in a daemon thread
+for the life of the process. (The chat function is an ASGI app: uvicorn's loop serves it.)
 """
 
 from __future__ import annotations

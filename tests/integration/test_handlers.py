@@ -169,3 +169,14 @@ def test_unknown_leaderboard_is_404(invoke: Invoke, wired: Gateway) -> None:
     response = invoke("CatalogFunction", event)
     assert response["statusCode"] == 404
     assert json.loads(response["body"])["error"]["code"] == "not_found"
+
+
+@pytest.mark.parametrize("history", ["²", "-1", "101", "two"])
+def test_a_history_that_is_not_a_small_whole_number_is_400(invoke: Invoke, wired: Gateway, history: str) -> None:
+    # "²".isdigit() is True but int("²") fails: it used to be a 500.
+    event = load_event("leaderboard.json")
+    event["queryStringParameters"] = {"history": history}
+    event["multiValueQueryStringParameters"] = {"history": [history]}
+    response = invoke("CatalogFunction", event)
+    assert response["statusCode"] == 400
+    assert json.loads(response["body"])["error"]["param"] == "history"
