@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from mixcore.api.errors import error_response, from_domain, invalid_request
-from mixcore.auth.caller import Caller, caller_from_authorizer
+from mixcore.auth.caller import caller_from_authorizer
 from mixcore.errors import MixcoreError, PayloadTooLarge
 from mixcore.observability import logger
 from mixcore.settings import get_settings
@@ -23,11 +23,6 @@ def require_key(app: APIGatewayRestResolver, next_middleware: NextMiddleware) ->
         authorizer = (app.current_event.raw_event.get("requestContext") or {}).get("authorizer") or {}
         app.append_context(caller=caller_from_authorizer(authorizer))  # type: ignore[no-untyped-call]
     return next_middleware(app)
-
-
-def current_caller(app: APIGatewayRestResolver) -> Caller:
-    caller: Caller = app.context["caller"]
-    return caller
 
 
 def new_resolver() -> APIGatewayRestResolver:
