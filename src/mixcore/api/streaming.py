@@ -47,7 +47,8 @@ def request_context(scope: Scope) -> dict[str, Any]:
 
 
 def header_list(headers: dict[str, str]) -> list[tuple[bytes, bytes]]:
-    # Header values must be Latin-1 on the wire; anything else is percent-escaped rather than dropped.
+    # Header values are Latin-1 on the wire: other characters are backslash-escaped, CR and LF dropped
+    # (a model name can never split or inject a header).
     return [(k.lower().encode("latin-1"), v.encode("latin-1", "backslashreplace").replace(b"\r", b"").replace(
         b"\n", b"")) for k, v in headers.items()]
 

@@ -30,18 +30,19 @@ from mixcore.schemas import ChatCompletionRequest
 
 @dataclass
 class ChatResult:
+    """A whole answer. Its cost record is the request context's (`ctx.record`)."""
+
     body: dict[str, Any]
     headers: dict[str, str]
-    record: CostRecord
 
 
 @dataclass
 class StreamResult:
-    """SSE lines, then (once exhausted or closed) the headers and cost record of the whole stream."""
+    """The SSE lines of an opened stream and the headers known when it opened; the cost record lands in
+    `ctx.record` once the lines are exhausted or closed."""
 
     lines: AsyncGenerator[str, None]
     headers: dict[str, str] = field(default_factory=dict)
-    record: CostRecord | None = None
 
 
 @dataclass
@@ -134,7 +135,7 @@ class Gateway:
         body.update(id=ctx.request_id, object="chat.completion", model=candidate.model_id,
                     usage=self.usage_of(record), mix=self.mix_info(plan, ctx))
         body.setdefault("created", int(time.time()))
-        return ChatResult(body=body, headers=self.headers(plan, ctx, candidate.model_id, record), record=record)
+        return ChatResult(body=body, headers=self.headers(plan, ctx, candidate.model_id, record))
 
     async def stream(self, request: ChatCompletionRequest, ctx: RequestContext) -> StreamResult:
         """Open the stream (falling back before the first chunk); errors before that raise."""
@@ -154,11 +155,10 @@ class Gateway:
             self._record(ctx, plan, None, stream=True, status=499, started=started)
             raise
         include_usage = bool(request.stream_options and request.stream_options.include_usage)
-        result = StreamResult(lines=_empty(), headers={"x-mix-model": opened.candidate.model_id})
+        headers = {"x-mix-model": opened.candidate.model_id}
         if plan.mix_id:
-            result.headers["x-mix-id"] = plan.mix_id
-        result.lines = self._sse(plan, ctx, opened, include_usage, started, result)
-        return result
+            headers["x-mix-id"] = plan.mix_id
+        return StreamResult(lines=self._sse(plan, ctx, opened, include_usage, started), headers=headers)
 
     def _finish_stream(self, plan: Plan, ctx: RequestContext, opened: OpenStream, started: float,
                        outcome: CallOutcome, error: str | None, status: int) -> CostRecord:
@@ -172,8 +172,8 @@ class Gateway:
                         retries=opened.state.retries, layer=opened.layer, role=opened.role)
         return self._record(ctx, plan, opened.candidate.model_id, stream=True, status=status, started=started)
 
-    async def _sse(self, plan: Plan, ctx: RequestContext, opened: OpenStream, include_usage: bool, started: float,
-                   result: StreamResult) -> AsyncGenerator[str, None]:
+    async def _sse(self, plan: Plan, ctx: RequestContext, opened: OpenStream, include_usage: bool,
+                   started: float) -> AsyncGenerator[str, None]:
         model = opened.candidate.model_id
         created = int(time.time())
         error: UpstreamError | None = None
@@ -187,12 +187,10 @@ class Gateway:
             error = exc
         except (asyncio.CancelledError, GeneratorExit):
             # The client went away: the upstream stream is closed, and what it cost is still recorded.
-            result.record = self._finish_stream(plan, ctx, opened, started, "cancelled", "client_disconnected", 499)
+            self._finish_stream(plan, ctx, opened, started, "cancelled", "client_disconnected", 499)
             raise
         record = self._finish_stream(plan, ctx, opened, started, "error" if error else "ok",
                                      error.kind if error else None, 502 if error else 200)
-        result.headers = self.headers(plan, ctx, model, record)
-        result.record = record
         if error is not None:
             ctx.attempts[-1].update(outcome="error", error=error.kind, message=error.message[:200])
             yield sse({"error": {"message": f"The stream from {model} broke off: {error.message}",
@@ -211,8 +209,3 @@ def describe_calls(ctx: RequestContext) -> list[dict[str, Any]]:
 
 def sse(payload: dict[str, Any]) -> str:
     return f"data: {json.dumps(payload, separators=(',', ':'))}\n\n"
-
-
-async def _empty() -> AsyncGenerator[str, None]:
-    return
-    yield  # pragma: no cover

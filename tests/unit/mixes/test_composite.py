@@ -105,19 +105,23 @@ async def test_quorum_lost_fails_the_request(composite: Gateway, demo: DemoProvi
 async def test_a_hanging_proposer_is_cut_at_the_straggler_deadline(composite: Gateway,
                                                                    demo: DemoProviderServer) -> None:
     demo.set_behaviour("local/m-c", Behaviour(fault="hang", hang_seconds=30))
-    result = await composite.complete(request("synthesis/test-moa"), request_context(composite, "k"))
+    ctx = request_context(composite, "k")
+    result = await composite.complete(request("synthesis/test-moa"), ctx)
     layer = result.body["mix"]["layers"][0]
     assert layer["answered"] == ["local/m-a", "local/m-b"] and layer["dropped_stragglers"] == ["local/m-c"]
-    cancelled = [c for c in result.record.calls if c.outcome == "cancelled"]
+    assert ctx.record is not None
+    cancelled = [c for c in ctx.record.calls if c.outcome == "cancelled"]
     assert len(cancelled) == 1 and cancelled[0].model == "local/m-c" and cancelled[0].estimated
     # Cut off 0.3 s after the quorum, long before the 30 s hang would have ended.
     assert cancelled[0].latency_ms < 30_000
 
 
 async def test_usage_and_cost_are_the_sum_of_every_call(composite: Gateway) -> None:
-    result = await composite.complete(request("synthesis/priced"), request_context(composite, "k"))
+    ctx = request_context(composite, "k")
+    result = await composite.complete(request("synthesis/priced"), ctx)
     catalog = get_catalog()
-    calls = result.record.calls
+    assert ctx.record is not None
+    calls = ctx.record.calls
     assert len(calls) == 4
     expected = 0.0
     for call in calls:
@@ -132,14 +136,15 @@ async def test_usage_and_cost_are_the_sum_of_every_call(composite: Gateway) -> N
 
 async def test_synthesis_streams_the_aggregator(composite: Gateway, demo: DemoProviderServer) -> None:
     reply(demo, "m-d", "the final synthesis")
+    ctx = request_context(composite, "k")
     result = await composite.stream(request("synthesis/test-moa", stream=True,
-                                            stream_options={"include_usage": True}), request_context(composite, "k"))
+                                            stream_options={"include_usage": True}), ctx)
     lines = [line async for line in result.lines]
     chunks = [json.loads(line[6:]) for line in lines[:-1]]
     text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
     assert text == "the final synthesis" and lines[-1] == "data: [DONE]\n\n"
     assert demo.calls_for("local/m-d")[0].body["stream"] is True
-    assert result.record is not None and len(result.record.calls) == 6
+    assert ctx.record is not None and len(ctx.record.calls) == 6
 
 
 @pytest.mark.parametrize(("scores", "answered_by", "decisions"), [
