@@ -57,13 +57,15 @@ def cmd_keys(args: argparse.Namespace) -> int:
 
     store = _store()
     if args.action == "create":
-        key, record = new_key(args.name, monthly_budget_usd=args.budget, requests_per_minute=args.rpm)
+        key, record = new_key(args.name, monthly_budget_usd=args.budget, requests_per_minute=args.rpm,
+                              allow_unpriced=args.allow_unpriced)
         store.put_key(record)
         print(f"Created key {record.key_id} ({record.name}). It is shown once; store it now:\n{key}")
         return 0
     if args.action == "list":
         rows = [k.public() for k in store.list_keys()]
-        _print_table(rows, ["key_id", "name", "created_at", "revoked", "monthly_budget_usd", "requests_per_minute"])
+        _print_table(rows, ["key_id", "name", "created_at", "revoked", "monthly_budget_usd", "requests_per_minute",
+                            "allow_unpriced"])
         return 0
     if not args.key_id:
         print("mixcore keys revoke: give the key id (see `mixcore keys list`)", file=sys.stderr)
@@ -194,6 +196,8 @@ def build_parser() -> argparse.ArgumentParser:
     keys.add_argument("--name", default="default")
     keys.add_argument("--budget", type=float, help="monthly budget in USD")
     keys.add_argument("--rpm", type=int, help="requests per minute")
+    keys.add_argument("--allow-unpriced", action="store_true",
+                      help="let a budgeted key call models the catalog has no price for (their cost is not counted)")
     keys.set_defaults(func=cmd_keys)
 
     refresh = sub.add_parser("refresh", help="one indexer run: fetch, parse, check and store leaderboards")

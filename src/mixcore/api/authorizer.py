@@ -46,4 +46,6 @@ def authorize(event: dict[str, Any]) -> dict[str, Any]:
         context["budget_usd"] = record.monthly_budget_usd
     if record.requests_per_minute:
         context["rpm"] = record.requests_per_minute
+    if record.allow_unpriced:
+        context["allow_unpriced"] = "true"
     return policy("Allow", method_arn, record.key_id, context)

@@ -25,7 +25,7 @@ from mixcore.api.errors import invalid_request
 from mixcore.api.streaming import LongAnswer, request_context, send_json
 from mixcore.auth.caller import Caller, caller_from_authorizer
 from mixcore.container import get_cost_sink, get_gateway, get_store
-from mixcore.costs.limits import check_before_call, record_spend
+from mixcore.costs.limits import Spending, check_before_call
 from mixcore.errors import MixcoreError, PayloadTooLarge
 from mixcore.mixes.gateway import ChatResult, StreamResult
 from mixcore.mixes.upstream import RequestContext
@@ -84,7 +84,11 @@ class RequestLifecycle:
             except MixcoreError as error:
                 await send_json(send_with_id, error.status, error.to_body())
                 return
-            state["ctx"] = get_gateway().new_context(state["caller"].key_id, request_id)
+            ctx = state["ctx"] = get_gateway().new_context(state["caller"].key_id, request_id)
+            caller: Caller = state["caller"]
+            if caller.budget_usd is not None:
+                ctx.spending = Spending(get_store(), caller.key_id, caller.budget_usd,
+                                        allow_unpriced=caller.allow_unpriced)
             await self.app(scope, receive, send_with_id)
         finally:
             # A client that went away still has its spend counted and its costs recorded.
@@ -103,12 +107,13 @@ class RequestLifecycle:
 
     @staticmethod
     async def _settle(state: dict[str, Any]) -> None:
+        """Every billed call of the request counts, whatever its outcome; what it reserved is released."""
         ctx: RequestContext | None = state.get("ctx")
-        caller: Caller | None = state.get("caller")
-        if caller is None or not caller.limited or ctx is None or ctx.record is None:
+        if ctx is None or ctx.spending is None:
             return
+        cost = ctx.record.cost_usd if ctx.record else sum(c.cost_usd or 0.0 for c in ctx.calls)
         try:
-            await asyncio.to_thread(record_spend, get_store(), caller.key_id, ctx.record.cost_usd)
+            await asyncio.to_thread(ctx.spending.settle, cost)
         except Exception:  # counted in the log; the answer itself stands
             logger.exception("recording a key's spend failed", extra={"request_id": ctx.request_id})
 

@@ -14,6 +14,7 @@ class Caller:
     key_id: str
     budget_usd: float | None = None
     requests_per_minute: int | None = None
+    allow_unpriced: bool = False
 
     @property
     def limited(self) -> bool:
@@ -41,4 +42,5 @@ def caller_from_authorizer(context: Mapping[str, Any]) -> Caller:
                                        "'Authorization: Bearer <key>' with a key from `mixcore keys create`."))
     rpm = _number(context.get("rpm"))
     return Caller(key_id=str(key_id), budget_usd=_number(context.get("budget_usd")),
-                  requests_per_minute=int(rpm) if rpm else None)
+                  requests_per_minute=int(rpm) if rpm else None,
+                  allow_unpriced=str(context.get("allow_unpriced", "")).lower() == "true")

@@ -22,6 +22,8 @@ class ClientKey(BaseModel):
     revoked: bool = False
     monthly_budget_usd: float | None = None
     requests_per_minute: int | None = None
+    # A budget counts money by the catalog's prices; a model without one is refused unless allowed here.
+    allow_unpriced: bool = False
 
     def public(self) -> dict[str, object]:
         return self.model_dump(exclude={"key_hash"})
@@ -36,13 +38,14 @@ def key_id_for(key_hash: str) -> str:
 
 
 def new_key(name: str, *, monthly_budget_usd: float | None = None,
-            requests_per_minute: int | None = None) -> tuple[str, ClientKey]:
+            requests_per_minute: int | None = None, allow_unpriced: bool = False) -> tuple[str, ClientKey]:
     """A fresh secret key and the record to store for it."""
     key = KEY_PREFIX + secrets.token_urlsafe(32)
     key_hash = hash_key(key)
     record = ClientKey(key_id=key_id_for(key_hash), key_hash=key_hash, name=name,
                        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-                       monthly_budget_usd=monthly_budget_usd, requests_per_minute=requests_per_minute)
+                       monthly_budget_usd=monthly_budget_usd, requests_per_minute=requests_per_minute,
+                       allow_unpriced=allow_unpriced)
     return key, record
 
 

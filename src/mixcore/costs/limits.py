@@ -1,8 +1,18 @@
-"""Per-key budgets and rate limits, kept as atomic DynamoDB counters and checked before any upstream call."""
+"""Per-key budgets and rate limits: atomic counters, and money held before any upstream call.
+
+A budgeted request holds its key's money in two steps. Before each upstream call, `Spending.reserve`
+adds the most that call could cost (see `costs/pricing.max_call_cost`) to the month's committed
+money with one conditional update, refused when the budget would be passed. After the request
+(answered, failed or abandoned), `Spending.settle` swaps everything it reserved for what its calls
+cost. So any number of concurrent requests commit at most the budget, and every billed call counts,
+whatever became of the request.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import time
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from mixcore.errors import BudgetExceeded, RateLimited
@@ -13,19 +23,54 @@ def month(now: datetime | None = None) -> str:
     return "MONTH#" + (now or datetime.now(UTC)).strftime("%Y-%m")
 
 
+def usd(amount: float) -> str:
+    """Money as people read it: cents above a dollar, enough digits below one that a budget never reads $0.00."""
+    if abs(amount) >= 1:
+        return f"${amount:,.2f}"
+    text = f"{amount:.8f}".rstrip("0").rstrip(".")
+    return f"${text}" if text not in ("0", "-0") or amount == 0 else "$0.00000001"
+
+
 def check_before_call(store: UsageStore, key_id: str, *, monthly_budget_usd: float | None,
                       requests_per_minute: int | None) -> None:
-    """Raise 429 past the key's requests per minute, 402 once its month's spend reached the budget."""
+    """429 past the key's requests per minute; 402 once its month's committed money reached the budget."""
     if requests_per_minute:
         minute = int(time.time() // 60)
         counted = store.add_usage(key_id, f"MINUTE#{minute}", requests=1, expires_at=(minute + 2) * 60)
         if counted["requests"] > requests_per_minute:
             raise RateLimited(f"Rate limit reached for this key: {requests_per_minute} requests per minute.")
     if monthly_budget_usd is not None:
-        spent = store.add_usage(key_id, month())["cost_usd"]
-        if spent >= monthly_budget_usd:
-            raise BudgetExceeded(f"This key has spent ${spent:.4f} of its ${monthly_budget_usd:.2f} monthly budget.")
+        counters = store.add_usage(key_id, month())
+        if counters.get("committed_usd", 0.0) >= monthly_budget_usd or counters["cost_usd"] >= monthly_budget_usd:
+            raise BudgetExceeded(f"This key has spent {usd(counters['cost_usd'])} of its {usd(monthly_budget_usd)} "
+                                 "monthly budget (with what requests in flight hold).")
 
 
-def record_spend(store: UsageStore, key_id: str, cost_usd: float) -> None:
-    store.add_usage(key_id, month(), requests=1, cost_usd=cost_usd)
+@dataclass
+class Spending:
+    """One request's hold on its key's monthly budget."""
+
+    store: UsageStore
+    key_id: str
+    budget_usd: float
+    allow_unpriced: bool = False
+    period: str = field(default_factory=month)
+    reserved_usd: float = 0.0
+
+    async def reserve(self, amount_usd: float, what: str) -> None:
+        """Hold `amount_usd` before calling `what`; 402 when the budget has no room for it."""
+        granted, committed = await asyncio.to_thread(self.store.reserve_spend, self.key_id, self.period,
+                                                     amount_usd, self.budget_usd)
+        if not granted:
+            raise BudgetExceeded(
+                f"This key's monthly budget is {usd(self.budget_usd)}; {usd(committed)} of it is spent or held by "
+                f"requests in flight, and a call to {what} could cost up to {usd(amount_usd)}. Lower max_tokens "
+                "(the most a call can cost is priced from it), or raise the key's budget.",
+                details={"budget_usd": self.budget_usd, "committed_usd": round(committed, 8),
+                         "call_max_usd": round(amount_usd, 8)})
+        self.reserved_usd += amount_usd
+
+    def settle(self, cost_usd: float) -> None:
+        """Replace every reservation with the request's real cost (once, after its last call)."""
+        self.store.settle_spend(self.key_id, self.period, reserved_usd=self.reserved_usd, cost_usd=cost_usd)
+        self.reserved_usd = 0.0

@@ -38,6 +38,7 @@ class Behaviour:
     reply: str | None = None  # fixed answer text instead of the demo sentence
     message: str | None = None  # error message with a failing status
     hang_seconds: float = 30.0
+    usage: dict[str, Any] | None = None  # the usage object to report instead of the real counts (lies included)
 
     @classmethod
     def parse(cls, data: dict[str, Any]) -> Behaviour:
@@ -182,7 +183,7 @@ class _Handler(BaseHTTPRequestHandler):
         if body.get("stream"):
             self._stream(protocol, model, text, prompt_tokens, body, behaviour, fault, call)
         else:
-            self._complete(protocol, model, text, prompt_tokens, fault)
+            self._complete(protocol, model, text, prompt_tokens, fault, behaviour.usage)
             call.completed = fault is None
 
     def _drop(self) -> None:
@@ -202,7 +203,8 @@ class _Handler(BaseHTTPRequestHandler):
                                  else "server_error", "param": None, "code": code}}
         self._json(status, payload, headers)
 
-    def _complete(self, protocol: str, model: str, text: str, prompt_tokens: int, fault: str | None) -> None:
+    def _complete(self, protocol: str, model: str, text: str, prompt_tokens: int, fault: str | None,
+                  usage: dict[str, Any] | None) -> None:
         completion_tokens = estimate_tokens(text)
         if protocol == "anthropic":
             payload: dict[str, Any] = {
@@ -216,6 +218,8 @@ class _Handler(BaseHTTPRequestHandler):
                                     "finish_reason": "stop"}],
                        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                                  "total_tokens": prompt_tokens + completion_tokens}}
+        if usage is not None:
+            payload["usage"] = usage
         if fault == "no_usage":
             payload.pop("usage")
         if fault == "error_body":
@@ -254,10 +258,11 @@ class _Handler(BaseHTTPRequestHandler):
         words = [w + " " for w in text.split(" ")]
         words[-1] = words[-1].rstrip()
         completion_tokens = estimate_tokens(text)
-        events = (_anthropic_events(model, words, prompt_tokens, completion_tokens) if protocol == "anthropic"
+        usage = behaviour.usage
+        events = (_anthropic_events(model, words, prompt_tokens, completion_tokens, usage) if protocol == "anthropic"
                   else _openai_events(model, words, prompt_tokens, completion_tokens,
                                       bool((body.get("stream_options") or {}).get("include_usage"))
-                                      and fault != "no_usage"))
+                                      and fault != "no_usage", usage))
         for index, event in enumerate(events):
             if fault == "invalid_sse" and index == 2:
                 self.wfile.write(b"data: {not json\n\n")
@@ -280,7 +285,7 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def _openai_events(model: str, words: list[str], prompt_tokens: int, completion_tokens: int,
-                   include_usage: bool) -> list[str]:
+                   include_usage: bool, usage: dict[str, Any] | None = None) -> list[str]:
     ident, created = "chatcmpl-" + uuid.uuid4().hex[:24], int(time.time())
 
     def chunk(delta: dict[str, Any], finish: str | None = None) -> str:
@@ -293,7 +298,7 @@ def _openai_events(model: str, words: list[str], prompt_tokens: int, completion_
     events.append(chunk({}, "stop"))
     if include_usage:
         events.append("data: " + json.dumps({"id": ident, "object": "chat.completion.chunk", "created": created,
-                                             "model": model, "choices": [], "usage": {
+                                             "model": model, "choices": [], "usage": usage or {
                                                  "prompt_tokens": prompt_tokens,
                                                  "completion_tokens": completion_tokens,
                                                  "total_tokens": prompt_tokens + completion_tokens}}) + "\n\n")
@@ -301,7 +306,8 @@ def _openai_events(model: str, words: list[str], prompt_tokens: int, completion_
     return events
 
 
-def _anthropic_events(model: str, words: list[str], prompt_tokens: int, completion_tokens: int) -> list[str]:
+def _anthropic_events(model: str, words: list[str], prompt_tokens: int, completion_tokens: int,
+                      usage: dict[str, Any] | None = None) -> list[str]:
     def event(name: str, payload: dict[str, Any]) -> str:
         return f"event: {name}\ndata: {json.dumps({'type': name, **payload})}\n\n"
 
@@ -312,7 +318,7 @@ def _anthropic_events(model: str, words: list[str], prompt_tokens: int, completi
     events += [event("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": w}}) for w in words]
     events += [event("content_block_stop", {"index": 0}),
                event("message_delta", {"delta": {"stop_reason": "end_turn"},
-                                       "usage": {"output_tokens": completion_tokens}}),
+                                       "usage": usage or {"output_tokens": completion_tokens}}),
                event("message_stop", {})]
     return events
 

@@ -15,7 +15,7 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
-from mixcore.costs.pricing import call_cost, catalog_price
+from mixcore.costs.pricing import CallBounds, believable_usage, call_bounds, call_cost, catalog_price
 from mixcore.costs.records import CallLine, CallOutcome
 from mixcore.errors import AllCandidatesFailed, InvalidRequest, MixcoreError, ModelNotFound
 from mixcore.mixes.upstream import Candidate, RequestContext, Upstream
@@ -25,6 +25,7 @@ from mixcore.providers.errors import (
     ProviderCoolingDown,
     ProviderNotConfigured,
     RequestBudgetExhausted,
+    UnpricedForBudget,
     UpstreamBadRequest,
     UpstreamError,
     UpstreamModelNotFound,
@@ -60,7 +61,21 @@ def skip_reason(upstream: Upstream, ctx: RequestContext, candidate: Candidate) -
     left = upstream.cooldowns.cooling(candidate.provider)
     if left > 0:
         return ProviderCoolingDown(f"provider {candidate.provider!r} is cooling down for {left:.0f}s more")
+    if ctx.may_not_call_unpriced() and catalog_price(upstream.catalog.get(candidate.model_id))[0] is None:
+        return UnpricedForBudget(f"the catalog has no price for {candidate.model_id}, so this key's budget could "
+                                 "not count its cost")
     return None
+
+
+async def hold_budget(upstream: Upstream, ctx: RequestContext, candidate: Candidate,
+                      params: dict[str, Any]) -> CallBounds:
+    """The call's bounds, with the most it can cost reserved against the key's budget (402 when no room)."""
+    model = upstream.catalog.get(candidate.model_id)
+    bounds = call_bounds(params, model, upstream.settings.max_tokens_cap)
+    price = model.price if model else None
+    if ctx.spending is not None and price is not None:
+        await ctx.spending.reserve(bounds.max_cost(price), candidate.model_id)
+    return bounds
 
 
 def callable_candidates(upstream: Upstream, ctx: RequestContext, candidates: list[Candidate],
@@ -77,7 +92,12 @@ def callable_candidates(upstream: Upstream, ctx: RequestContext, candidates: lis
 
 def failure(errors: list[UpstreamError], attempts: list[dict[str, Any]], what: str) -> MixcoreError:
     """The client-facing error once every candidate failed."""
-    called = [e for e in errors if not isinstance(e, ProviderNotConfigured | ProviderCoolingDown)]
+    if errors and all(isinstance(e, UnpricedForBudget) for e in errors):
+        models = ", ".join(a["model"] for a in attempts)
+        return InvalidRequest(f"The catalog has no price for {models}, so a key with a budget cannot call it (its "
+                              "cost could not be counted). Use a priced model, or a key created with "
+                              "--allow-unpriced.", param="model", code="model_price_unknown")
+    called = [e for e in errors if not isinstance(e, ProviderNotConfigured | ProviderCoolingDown | UnpricedForBudget)]
     if called and all(isinstance(e, UpstreamModelNotFound) for e in called) and len(attempts) == 1:
         return ModelNotFound(f"The model {attempts[0]['model']!r} does not exist at its provider: "
                              f"{called[0].message}", param="model")
@@ -122,6 +142,7 @@ async def complete_first(upstream: Upstream, ctx: RequestContext, candidates: li
     attempts = ctx.attempts if attempts is None else attempts
     errors: list[UpstreamError] = []
     for candidate in callable_candidates(upstream, ctx, candidates, attempts, errors):
+        bounds = await hold_budget(upstream, ctx, candidate, params)
         started = time.monotonic()
         try:
             async with upstream_subsegment(candidate.provider, candidate.model_id, role):
@@ -133,7 +154,8 @@ async def complete_first(upstream: Upstream, ctx: RequestContext, candidates: li
             errors.append(error)
             continue
         upstream.cooldowns.succeeded(candidate.provider)
-        record_call(upstream, ctx, candidate, usage=completion.usage, latency_ms=completion.latency_ms,
+        usage = believable_usage(completion.usage, bounds, params.get("messages") or [], completion.text)
+        record_call(upstream, ctx, candidate, usage=usage, latency_ms=completion.latency_ms,
                     outcome="ok", layer=layer, role=role, retries=completion.retries)
         attempts.append({**candidate.describe(), "outcome": "ok", "latency_ms": round(completion.latency_ms)})
         return candidate, completion
@@ -150,6 +172,14 @@ class OpenStream:
     layer: int = 0
     role: str = "answer"
     prompt: list[dict[str, Any]] = field(default_factory=list)  # to estimate usage when cut off
+    bounds: CallBounds | None = None  # the most the call can be billed for; usage beyond is not believed
+
+    def usage(self) -> Usage:
+        """What the call is billed for: the provider's usage when believable, else an estimate from the text."""
+        usage = self.state.usage
+        if self.bounds is None and usage is not None:
+            return usage
+        return believable_usage(usage, self.bounds or CallBounds(0, 0), self.prompt, self.state.text)
 
 
 async def stream_first(upstream: Upstream, ctx: RequestContext, candidates: list[Candidate],
@@ -158,6 +188,7 @@ async def stream_first(upstream: Upstream, ctx: RequestContext, candidates: list
     """Open the first candidate stream that yields a chunk; the chunk is put back in front."""
     errors: list[UpstreamError] = []
     for candidate in callable_candidates(upstream, ctx, candidates, ctx.attempts, errors):
+        bounds = await hold_budget(upstream, ctx, candidate, params)
         state = StreamState()
         started = time.monotonic()
         chunks = upstream.client.stream(upstream.providers[candidate.provider], candidate.api_model, params,
@@ -174,7 +205,7 @@ async def stream_first(upstream: Upstream, ctx: RequestContext, candidates: list
         upstream.cooldowns.succeeded(candidate.provider)
         ctx.attempts.append({**candidate.describe(), "outcome": "ok"})
         return OpenStream(candidate, _prepend(first, chunks), state, started, layer=layer, role=role,
-                          prompt=params.get("messages") or [])
+                          prompt=params.get("messages") or [], bounds=bounds)
     raise failure(errors, ctx.attempts, what)
 
 

@@ -15,7 +15,7 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any
 
-from mixcore.errors import AllCandidatesFailed, MixcoreError
+from mixcore.errors import AllCandidatesFailed, BudgetExceeded, MixcoreError
 from mixcore.mixes.chain import OpenStream, complete_first, record_call, stream_first
 from mixcore.mixes.definitions import CascadeMix, Member, MixDefinition, SynthesisMix, VoteMix
 from mixcore.mixes.plans import MemberResolver, Plan, Runner, StreamRunner
@@ -130,6 +130,7 @@ async def run_layer(upstream: Upstream, members: MemberResolver, ctx: RequestCon
                                             role="proposer")): m for m in proposers}
     answered: list[Call] = []
     errors: list[str] = []
+    refused: BudgetExceeded | None = None
     pending: set[asyncio.Task[Call]] = set(tasks)
     quorum_at: float | None = None
     try:
@@ -146,6 +147,7 @@ async def run_layer(upstream: Upstream, members: MemberResolver, ctx: RequestCon
                     answered.append(task.result())
                 except (Exception, asyncio.CancelledError) as error:
                     errors.append(f"{tasks[task].model}: {getattr(error, 'message', error)}")
+                    refused = error if isinstance(error, BudgetExceeded) else refused
             if quorum_at is None and len(answered) >= min_proposers:
                 quorum_at = time.monotonic()
     except asyncio.CancelledError:
@@ -162,6 +164,8 @@ async def run_layer(upstream: Upstream, members: MemberResolver, ctx: RequestCon
     info.setdefault("layers", []).append({"layer": layer, "answered": [c.candidate.model_id for c in answered],
                                           "failed": errors, "dropped_stragglers": dropped})
     if len(answered) < min_proposers:
+        if refused is not None:  # the key's budget, not the providers, stopped the layer
+            raise refused
         raise AllCandidatesFailed(f"{mix.id}: layer {layer} got {len(answered)} answers, fewer than the quorum of "
                                   f"{min_proposers} ({'; '.join(errors) or 'stragglers dropped'}).",
                                   status=503, attempts=[{"layer": layer, "errors": errors, "dropped": dropped}])
@@ -309,6 +313,9 @@ def vote_runner(mix: VoteMix, request: ChatCompletionRequest, members: MemberRes
                                                     role="voter") for v in voters), return_exceptions=True)
         calls = [(i, r) for i, r in enumerate(results) if isinstance(r, Call)]
         if not calls:
+            refused = next((r for r in results if isinstance(r, BudgetExceeded)), None)
+            if refused is not None:
+                raise refused
             errors = [getattr(r, "message", str(r)) for r in results]
             raise AllCandidatesFailed(f"{mix.id}: every voter failed ({'; '.join(errors)[:300]})", status=502,
                                       attempts=[{"errors": errors}])

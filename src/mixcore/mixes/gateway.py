@@ -24,7 +24,7 @@ from mixcore.mixes.registry import MixRegistry
 from mixcore.mixes.upstream import RequestContext, Upstream
 from mixcore.observability import logger
 from mixcore.providers.errors import UpstreamError
-from mixcore.providers.types import Usage, estimate_tokens, message_text
+from mixcore.providers.types import Usage
 from mixcore.schemas import ChatCompletionRequest
 
 
@@ -100,8 +100,9 @@ class Gateway:
 
     @staticmethod
     def headers(plan: Plan, ctx: RequestContext, model: str | None, record: CostRecord) -> dict[str, str]:
+        # Never a silent 0: a cost the catalog cannot price is said to be unknown.
         headers = {"x-mix-attempts": str(len(ctx.attempts)),
-                   "x-mix-cost-usd": f"{record.cost_usd:.8f}"}
+                   "x-mix-cost-usd": f"{record.cost_usd:.8f}" if record.cost_complete else "unknown"}
         if plan.mix_id:
             headers["x-mix-id"] = plan.mix_id
         if model:
@@ -163,11 +164,8 @@ class Gateway:
     def _finish_stream(self, plan: Plan, ctx: RequestContext, opened: OpenStream, started: float,
                        outcome: CallOutcome, error: str | None, status: int) -> CostRecord:
         if not opened.recorded:
-            usage = opened.state.usage
-            if usage is None:  # cut off before the provider reported usage: estimate what it billed
-                usage = Usage(prompt_tokens=estimate_tokens(message_text(opened.prompt)),
-                              completion_tokens=estimate_tokens(opened.state.text), estimated=True)
-            record_call(self.upstream, ctx, opened.candidate, usage=usage,
+            # Cut off before the provider reported usage, or reported nonsense: estimated from the text.
+            record_call(self.upstream, ctx, opened.candidate, usage=opened.usage(),
                         latency_ms=(time.monotonic() - opened.started) * 1000, outcome=outcome, error=error,
                         retries=opened.state.retries, layer=opened.layer, role=opened.role)
         return self._record(ctx, plan, opened.candidate.model_id, stream=True, status=status, started=started)

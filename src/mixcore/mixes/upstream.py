@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mixcore.catalog import Catalog
+from mixcore.costs.limits import Spending
 from mixcore.costs.records import CallLine, CostRecord
 from mixcore.errors import ModelNotFound
 from mixcore.mixes.cooldown import Cooldowns
@@ -47,6 +48,10 @@ class RequestContext:
     calls: list[CallLine] = field(default_factory=list)
     attempts: list[dict[str, Any]] = field(default_factory=list)
     record: CostRecord | None = None  # the request's cost record, once it is written
+    spending: Spending | None = None  # the key's budget, when it has one
+
+    def may_not_call_unpriced(self) -> bool:
+        return self.spending is not None and not self.spending.allow_unpriced
 
     def remaining(self) -> float:
         return self.deadline - time.monotonic()

@@ -8,7 +8,7 @@ from typing import Any
 
 from mixcore.providers.config import ProviderConfig
 from mixcore.providers.errors import UpstreamInvalidResponse, UpstreamServerError, error_message_from_body
-from mixcore.providers.types import Usage
+from mixcore.providers.types import Usage, token_counts
 
 ANTHROPIC_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 4096
@@ -69,11 +69,13 @@ def to_anthropic_messages(messages: list[dict[str, Any]]) -> tuple[str, list[dic
 
 
 def _usage(raw: Any) -> Usage | None:
-    if not isinstance(raw, dict):
+    """Anthropic reports cache reads apart from `input_tokens`; the prompt count includes them."""
+    counts = token_counts(raw, "input_tokens", "output_tokens", "cache_read_input_tokens") \
+        if isinstance(raw, dict) else None
+    if counts is None:
         return None
-    return Usage(prompt_tokens=int(raw.get("input_tokens") or 0) + int(raw.get("cache_read_input_tokens") or 0),
-                 completion_tokens=int(raw.get("output_tokens") or 0),
-                 cached_tokens=int(raw.get("cache_read_input_tokens") or 0))
+    fresh, output, cache_read = counts
+    return Usage(prompt_tokens=fresh + cache_read, completion_tokens=output, cached_tokens=cache_read)
 
 
 class AnthropicProtocol:
@@ -153,7 +155,7 @@ class AnthropicStreamTranslator:
         if kind == "message_start":
             message = payload.get("message") or {}
             self._id, self._model = message.get("id", ""), message.get("model", "")
-            self.usage = _usage(message.get("usage")) or Usage()
+            self.usage = _usage(message.get("usage"))
             return [self._chunk({"role": "assistant", "content": ""})]
         if kind == "content_block_start":
             block = payload.get("content_block") or {}
@@ -173,10 +175,12 @@ class AnthropicStreamTranslator:
                     "arguments": delta.get("partial_json", "")}}]})]
             return []
         if kind == "message_delta":
-            usage = payload.get("usage") or {}
-            if self.usage is None:
-                self.usage = Usage()
-            self.usage.completion_tokens = int(usage.get("output_tokens") or self.usage.completion_tokens)
+            usage = payload.get("usage")
+            output = token_counts(usage, "output_tokens") if isinstance(usage, dict) else None
+            if output is None or self.usage is None:  # unreadable: the call's usage is estimated from its text
+                self.usage = None
+            elif output[0]:
+                self.usage.completion_tokens = output[0]
             reason = STOP_REASONS.get((payload.get("delta") or {}).get("stop_reason") or "", "stop")
             return [self._chunk({}, finish_reason=reason)]
         if kind == "message_stop":

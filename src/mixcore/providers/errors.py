@@ -108,6 +108,12 @@ class ProviderCoolingDown(UpstreamError):
     client_status = 503
 
 
+class UnpricedForBudget(UpstreamError):
+    """A budgeted key may not call a model whose cost the catalog cannot count (a skip, never a call)."""
+
+    kind = "unpriced"
+
+
 # Shapes of API keys that providers echo back in their error messages ("Incorrect API key provided: sk-...").
 _KEY_SHAPES = re.compile(r"\b(sk-[A-Za-z0-9_\-]{6,}|xai-[A-Za-z0-9_\-]{6,}|AIza[A-Za-z0-9_\-]{20,}|gsk_[A-Za-z0-9]{10,}"
                          r"|mx-[A-Za-z0-9_\-]{10,})")

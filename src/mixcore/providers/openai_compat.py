@@ -6,18 +6,19 @@ from typing import Any
 
 from mixcore.providers.config import ProviderConfig
 from mixcore.providers.errors import UpstreamInvalidResponse
-from mixcore.providers.types import Usage
+from mixcore.providers.types import Usage, token_counts
 
 
 def usage_from_openai(raw: Any) -> Usage | None:
+    """The usage object's counts; None (the call's usage is then estimated) when one is not a count."""
     if not isinstance(raw, dict):
         return None
     details = raw.get("prompt_tokens_details") or {}
-    return Usage(
-        prompt_tokens=int(raw.get("prompt_tokens") or 0),
-        completion_tokens=int(raw.get("completion_tokens") or 0),
-        cached_tokens=int((details.get("cached_tokens") if isinstance(details, dict) else 0) or 0),
-    )
+    counts = token_counts(raw, "prompt_tokens", "completion_tokens")
+    cached = token_counts(details, "cached_tokens") if isinstance(details, dict) else None
+    if counts is None or cached is None:
+        return None
+    return Usage(prompt_tokens=counts[0], completion_tokens=counts[1], cached_tokens=cached[0])
 
 
 class OpenAIProtocol:

@@ -63,6 +63,21 @@ class StreamState:
         return "".join(self.text_parts)
 
 
+def token_count(value: Any) -> int | None:
+    """A token count as a provider should report it (a non-negative integer), or None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return value if isinstance(value, int) and value >= 0 else None
+
+
+def token_counts(raw: dict[str, Any], *names: str) -> list[int] | None:
+    """The named counts of a provider's usage object (absent is 0); None when any of them is not a count."""
+    counts = [0 if raw.get(name) is None else token_count(raw.get(name)) for name in names]
+    return None if any(count is None for count in counts) else [count or 0 for count in counts]
+
+
 def estimate_tokens(text: str) -> int:
     """A rough token count (about four characters a token) when a provider reports no usage."""
     return max(1, (len(text) + 3) // 4) if text else 0

@@ -35,6 +35,19 @@ class UsageStore(Protocol):
         """Atomically add to a key's counters for a period; the new totals."""
         ...
 
+    def reserve_spend(self, key_id: str, period: str, amount_usd: float, budget_usd: float) -> tuple[bool, float]:
+        """Atomically add `amount_usd` to the period's committed money unless that would pass the budget.
+
+        Committed money is what was spent plus what requests in flight hold. Returns whether the
+        reservation was granted, and the committed total (after it if granted, as found if not).
+        """
+        ...
+
+    def settle_spend(self, key_id: str, period: str, *, reserved_usd: float, cost_usd: float,
+                     requests: int = 1) -> None:
+        """Swap a request's reservation for what its calls cost: committed += cost - reserved, spent += cost."""
+        ...
+
 
 class Store(KeyStore, RankingStore, MixStore, UsageStore, Protocol):
     """Everything a Mixcore deployment keeps: keys, rankings, mix definitions, usage counters."""

@@ -108,18 +108,54 @@ class DynamoStore:
                   expires_at: int | None = None) -> dict[str, float]:
         """Atomically add to a key's counters for a period and return the new totals."""
         names = {"#r": "requests", "#c": "cost_usd"}
-        values: dict[str, Any] = {":r": {"N": str(requests)}, ":c": {"N": repr(cost_usd)}}
+        values: dict[str, Any] = {":r": {"N": str(requests)}, ":c": {"N": _number(cost_usd)}}
         expression = "ADD #r :r, #c :c"
         if expires_at is not None:
             names["#e"] = "expires_at"
             values[":e"] = {"N": str(expires_at)}
             expression += " SET #e = :e"
+        result = self.client.update_item(
+            TableName=self.table, Key=self._usage_key(key_id, period), UpdateExpression=expression,
+            ExpressionAttributeNames=names, ExpressionAttributeValues=values, ReturnValues="ALL_NEW")
+        return _counters(result["Attributes"])
+
+    @staticmethod
+    def _usage_key(key_id: str, period: str) -> dict[str, Any]:
+        return {"pk": {"S": f"USAGE#{key_id}"}, "sk": {"S": period}}
+
+    def reserve_spend(self, key_id: str, period: str, amount_usd: float, budget_usd: float) -> tuple[bool, float]:
+        """One conditional update: DynamoDB cannot add attributes in a condition, so the room is computed here."""
+        if amount_usd > budget_usd:
+            return False, self.add_usage(key_id, period).get("committed_usd", 0.0)
         try:
             result = self.client.update_item(
-                TableName=self.table, Key={"pk": {"S": f"USAGE#{key_id}"}, "sk": {"S": period}},
-                UpdateExpression=expression, ExpressionAttributeNames=names, ExpressionAttributeValues=values,
+                TableName=self.table, Key=self._usage_key(key_id, period), UpdateExpression="ADD #m :a",
+                ConditionExpression="attribute_not_exists(#m) OR #m <= :room",
+                ExpressionAttributeNames={"#m": "committed_usd"},
+                ExpressionAttributeValues={":a": {"N": _number(amount_usd)},
+                                           ":room": {"N": _number(budget_usd - amount_usd)}},
                 ReturnValues="ALL_NEW")
-        except ClientError:
-            raise
-        attributes = result["Attributes"]
-        return {"requests": float(attributes["requests"]["N"]), "cost_usd": float(attributes["cost_usd"]["N"])}
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                raise
+            return False, self.add_usage(key_id, period).get("committed_usd", 0.0)
+        return True, _counters(result["Attributes"])["committed_usd"]
+
+    def settle_spend(self, key_id: str, period: str, *, reserved_usd: float, cost_usd: float,
+                     requests: int = 1) -> None:
+        self.client.update_item(
+            TableName=self.table, Key=self._usage_key(key_id, period), UpdateExpression="ADD #m :d, #c :c, #r :r",
+            ExpressionAttributeNames={"#m": "committed_usd", "#c": "cost_usd", "#r": "requests"},
+            ExpressionAttributeValues={":d": {"N": _number(cost_usd - reserved_usd)}, ":c": {"N": _number(cost_usd)},
+                                       ":r": {"N": str(requests)}})
+
+
+def _number(value: float) -> str:
+    """A DynamoDB number: 12 decimals (a millionth of a micro-dollar) keep float noise out; no trailing zeros."""
+    text = f"{round(value, 12):.12f}".rstrip("0")
+    return text + "0" if text.endswith(".") else text
+
+
+def _counters(attributes: dict[str, Any]) -> dict[str, float]:
+    return {name: float(attributes[name]["N"]) if name in attributes else 0.0
+            for name in ("requests", "cost_usd", "committed_usd")}

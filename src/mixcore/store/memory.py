@@ -59,7 +59,26 @@ class MemoryStore:
     def add_usage(self, key_id: str, period: str, *, requests: int = 0, cost_usd: float = 0.0,
                   expires_at: int | None = None) -> dict[str, float]:
         with self._lock:
-            counter = self.usage.setdefault((key_id, period), {"requests": 0.0, "cost_usd": 0.0})
+            counter = self._counter(key_id, period)
             counter["requests"] += requests
             counter["cost_usd"] += cost_usd
             return dict(counter)
+
+    def _counter(self, key_id: str, period: str) -> dict[str, float]:
+        return self.usage.setdefault((key_id, period), {"requests": 0.0, "cost_usd": 0.0, "committed_usd": 0.0})
+
+    def reserve_spend(self, key_id: str, period: str, amount_usd: float, budget_usd: float) -> tuple[bool, float]:
+        with self._lock:
+            counter = self._counter(key_id, period)
+            if amount_usd > budget_usd or counter["committed_usd"] > budget_usd - amount_usd:
+                return False, counter["committed_usd"]
+            counter["committed_usd"] += amount_usd
+            return True, counter["committed_usd"]
+
+    def settle_spend(self, key_id: str, period: str, *, reserved_usd: float, cost_usd: float,
+                     requests: int = 1) -> None:
+        with self._lock:
+            counter = self._counter(key_id, period)
+            counter["committed_usd"] += cost_usd - reserved_usd
+            counter["cost_usd"] += cost_usd
+            counter["requests"] += requests

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import threading
@@ -16,7 +17,7 @@ from moto import mock_aws
 from mixcore.catalog import get_catalog
 from mixcore.catalog.models import Price
 from mixcore.costs.firehose import CLIENT_CONFIG, FirehoseSink
-from mixcore.costs.limits import check_before_call, record_spend
+from mixcore.costs.limits import Spending, check_before_call, usd
 from mixcore.costs.pricing import call_cost, catalog_price
 from mixcore.costs.records import CallLine, CostRecord
 from mixcore.costs.report import read_records, summarise
@@ -181,8 +182,19 @@ def test_rate_limit_and_budget() -> None:
     with pytest.raises(RateLimited):
         check_before_call(store, "key_a", monthly_budget_usd=None, requests_per_minute=3)
     check_before_call(store, "key_b", monthly_budget_usd=1.0, requests_per_minute=None)
-    record_spend(store, "key_b", 0.6)
-    record_spend(store, "key_b", 0.4)
+    spending = Spending(store, "key_b", 1.0)
+    asyncio.run(spending.reserve(0.9, "openai/gpt-4o"))
+    spending.settle(1.0)  # the real cost may pass the estimate by rounding; the counter says what was spent
     with pytest.raises(BudgetExceeded) as over:
         check_before_call(store, "key_b", monthly_budget_usd=1.0, requests_per_minute=None)
     assert over.value.status == 402
+
+
+def test_a_refused_reservation_names_the_money_without_rounding_it_away() -> None:
+    store = MemoryStore()
+    spending = Spending(store, "key_c", 0.0001)
+    with pytest.raises(BudgetExceeded) as refused:
+        asyncio.run(spending.reserve(0.0005, "openai/gpt-4o"))
+    assert "$0.0001;" in refused.value.message and "up to $0.0005" in refused.value.message
+    assert refused.value.to_body()["error"]["budget_usd"] == 0.0001
+    assert (usd(0.0001), usd(12.5), usd(0), usd(1e-12)) == ("$0.0001", "$12.50", "$0", "$0.00000001")

@@ -88,6 +88,26 @@ def test_usage_counters_add_up_atomically_per_key_and_period(store: Store) -> No
     with ThreadPoolExecutor(max_workers=8) as pool:
         list(pool.map(lambda _: store.add_usage("key_a", "MONTH#2026-11", requests=1, cost_usd=0.25), range(40)))
     totals = store.add_usage("key_a", "MONTH#2026-11")
-    assert totals == {"requests": 40.0, "cost_usd": 10.0}
-    assert store.add_usage("key_b", "MONTH#2026-11", cost_usd=1.5) == {"requests": 0.0, "cost_usd": 1.5}
-    assert store.add_usage("key_a", "MINUTE#1", requests=1, expires_at=120) == {"requests": 1.0, "cost_usd": 0.0}
+    assert totals == {"requests": 40.0, "cost_usd": 10.0, "committed_usd": 0.0}
+    assert store.add_usage("key_b", "MONTH#2026-11", cost_usd=1.5)["cost_usd"] == 1.5
+    assert store.add_usage("key_a", "MINUTE#1", requests=1, expires_at=120)["requests"] == 1.0
+
+
+def test_reservations_never_commit_more_than_the_budget_under_concurrency(store: Store) -> None:
+    # 30 concurrent reservations of $0.30 against a $1.00 budget: exactly three fit (0.9 ≤ 1.0 < 1.2).
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        granted = list(pool.map(lambda _: store.reserve_spend("key_a", "MONTH#2026-11", 0.3, 1.0)[0], range(30)))
+    assert granted.count(True) == 3
+    assert store.add_usage("key_a", "MONTH#2026-11")["committed_usd"] == pytest.approx(0.9)
+    # A call bigger than the whole budget is refused even on a fresh counter.
+    assert store.reserve_spend("key_b", "MONTH#2026-11", 1.5, 1.0) == (False, 0.0)
+
+
+def test_settling_swaps_the_reservation_for_the_real_cost(store: Store) -> None:
+    assert store.reserve_spend("key_a", "MONTH#2026-11", 0.5, 1.0) == (True, 0.5)
+    store.settle_spend("key_a", "MONTH#2026-11", reserved_usd=0.5, cost_usd=0.125)
+    totals = store.add_usage("key_a", "MONTH#2026-11")
+    assert totals == {"requests": 1.0, "cost_usd": 0.125, "committed_usd": 0.125}
+    # Room is what the budget leaves after the committed money: 1.0 - 0.125 = 0.875 fits, 0.876 does not.
+    assert store.reserve_spend("key_a", "MONTH#2026-11", 0.876, 1.0)[0] is False
+    assert store.reserve_spend("key_a", "MONTH#2026-11", 0.875, 1.0) == (True, 1.0)
