@@ -1,9 +1,17 @@
-"""Sanity checks before a parsed ranking may replace the last good one."""
+"""Sanity checks before a parsed ranking may replace the last good one.
+
+A broken or hostile page must not choose an index mix's #1: a ranking is rejected when it is
+dated in the future, when a score lies outside what its metric can be, or when a new leader's
+score is implausibly far above the previous ranking's. A genuine debut at #1 is accepted: the
+leader may rise above the old one by as much as the old top 10 spread (more when the rankings
+are further apart in time). A stored ranking that is itself dated in the future never blocks a
+newer fetch.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from mixcore.catalog import normalise_name
@@ -15,6 +23,13 @@ MIN_SHRINK_RATIO = 0.5
 TOP_N = 10
 MIN_TOP_OVERLAP = 3
 COMPARABLE_DAYS = 14
+CLOCK_SKEW = timedelta(days=1)
+# What each metric can be, from the sources' own definitions (Arena/Elo scores sit around 800-1,600).
+PLAUSIBLE_SCORES: dict[str, tuple[float, float]] = {
+    "arena score": (0.0, 3000.0), "elo": (0.0, 3000.0), "score": (0.0, 3000.0),
+    "pass@1 (%)": (0.0, 100.0), "number of violations": (0.0, 100_000.0)}
+# A ranking further apart in time than this many days may move its leader by one more top-10 spread.
+DRIFT_DAYS = 30
 
 
 @dataclass
@@ -32,9 +47,44 @@ def _days_apart(a: str | None, b: str | None) -> int | None:
         return None
 
 
-def check(new: Ranking, last: dict[str, Any] | None) -> Verdict:
+def in_future(day: str | None, now: datetime | None = None) -> bool:
+    if not day:
+        return False
+    try:
+        when = datetime.fromisoformat(day[:10]).replace(tzinfo=UTC)
+    except ValueError:
+        return False
+    return when > (now or datetime.now(UTC)) + CLOCK_SKEW
+
+
+def implausible_leader(new: Ranking, last: dict[str, Any], apart: int | None) -> str | None:
+    """Why the new #1's score cannot be believed against the previous ranking, or None."""
+    if last.get("metric", new.metric) != new.metric or not new.entries or new.entries[0].score is None:
+        return None
+    previous = [e.get("score") for e in (last.get("entries") or [])[:TOP_N]]
+    scores = [s for s in previous if isinstance(s, int | float)]
+    if len(scores) < TOP_N or normalise_name(new.entries[0].name) == normalise_name(last["entries"][0]["name"]):
+        return None
+    sign = 1 if new.higher_is_better else -1
+    spread = abs(scores[0] - scores[-1])
+    allowed = spread * (1 + (apart or 0) / DRIFT_DAYS)
+    rise = (new.entries[0].score - scores[0]) * sign
+    if rise > allowed:
+        return (f"new #1 {new.entries[0].name} scores {new.entries[0].score:g}, {rise:g} past the previous leader's "
+                f"{scores[0]:g}; at most {allowed:g} is plausible (the previous top {TOP_N} spread)")
+    return None
+
+
+def check(new: Ranking, last: dict[str, Any] | None, now: datetime | None = None) -> Verdict:
     """Whether `new` should be stored over `last` (the stored latest ranking, or None)."""
     entries = new.entries
+    if in_future(new.data_date, now) or in_future(new.fetched_at, now):
+        return Verdict("reject", f"dated in the future ({new.data_date or new.fetched_at[:10]})")
+    low, high = PLAUSIBLE_SCORES.get(new.metric.lower(), (float("-inf"), float("inf")))
+    outside = [e for e in entries if e.score is not None and not low <= e.score <= high]
+    if outside:
+        return Verdict("reject", f"{len(outside)} score(s) outside the plausible {low:g}..{high:g} for "
+                                 f"{new.metric!r} (e.g. {outside[0].name}: {outside[0].score:g})")
     if len(entries) < MIN_ENTRIES:
         return Verdict("reject", f"too few entries ({len(entries)} < {MIN_ENTRIES})")
     if new.scored:
@@ -53,6 +103,8 @@ def check(new: Ranking, last: dict[str, Any] | None) -> Verdict:
     # Undated data (the arena-catalog JSON) counts as of the day it was fetched.
     last_date = last.get("data_date") or str(last.get("fetched_at", ""))[:10] or None
     new_date = new.data_date or new.fetched_at[:10]
+    if in_future(last_date, now):  # stored before this check existed: it must not block real data forever
+        last_date = None
     if last_date and new_date and new_date < last_date:
         return Verdict("unchanged", f"older data ({new_date}) than stored ({last_date})")
     last_entries = last.get("entries") or []
@@ -65,4 +117,7 @@ def check(new: Ranking, last: dict[str, Any] | None) -> Verdict:
         if len(before & after) < MIN_TOP_OVERLAP:
             return Verdict("reject", f"top {TOP_N} changed implausibly ({len(before & after)} in common "
                                      f"with the ranking of {apart} days before)")
+    leader = implausible_leader(new, last, apart)
+    if leader is not None:
+        return Verdict("reject", leader)
     return Verdict("store", "new data")

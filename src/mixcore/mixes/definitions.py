@@ -33,6 +33,9 @@ class IndexMix(MixBase):
     top_n: int = Field(default=5, ge=1, le=50)
     constraints: Constraints = Field(default_factory=Constraints)
     attempt_timeout_seconds: float | None = Field(default=None, gt=0, le=600)
+    pin: list[str] = Field(default_factory=list, description="model ids that answer first, before the ranking's "
+                           "(an operator's choice while a new leader is checked)")
+    deny: list[str] = Field(default_factory=list, description="model ids or leaderboard names this mix never uses")
 
 
 class Member(BaseModel):

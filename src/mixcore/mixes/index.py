@@ -72,21 +72,40 @@ def resolve_index(mix: IndexMix, ranking: dict[str, Any], upstream: Upstream,
     catalog, providers, cooldowns = upstream.catalog, upstream.providers, upstream.cooldowns
     resolution = Resolution(mix=mix, ranking=ranking)
     seen: dict[str, int] = {}
+    denied = {name.lower() for name in mix.deny}
 
     def skip(entry: dict[str, Any], reason: str, model_id: str | None = None) -> None:
         if len(resolution.skipped) < MAX_SKIPS_REPORTED:
             resolution.skipped.append({"rank": entry["rank"], "name": entry["name"], "model": model_id,
                                        "reason": reason})
 
+    for pinned in mix.pin:  # the operator's choice answers first; the ranking's candidates follow
+        model = catalog.models.get(pinned)
+        if model is None or model.provider not in providers or not providers[model.provider].configured:
+            resolution.skipped.append({"rank": None, "name": None, "model": pinned,
+                                       "reason": "pinned, but not in the catalog or its provider is not configured"})
+            continue
+        seen[pinned] = 0
+        resolution.candidates.append(Candidate(model_id=pinned, provider=model.provider, api_model=model.api_model,
+                                               name="pinned by the mix definition"))
+        resolution.details.append({"rank": None, "name": "pinned by the mix definition", "model": pinned,
+                                   "price": model.price.model_dump() if model.price else None,
+                                   "context_window": model.context_window, "available": True})
     for entry in ranking.get("entries", []):
         if len(resolution.candidates) >= top_n:
             break
+        if entry["name"].lower() in denied:
+            skip(entry, "denied by the mix definition")
+            continue
         model_id = catalog.map_entry(entry)
+        if model_id is not None and model_id.lower() in denied:
+            skip(entry, "denied by the mix definition", model_id)
+            continue
         if model_id is None:
             skip(entry, "unmapped: " + catalog.unmapped_reason(entry.get("key") or entry["name"]))
             continue
         if model_id in seen:
-            skip(entry, f"same model as rank {seen[model_id]}", model_id)
+            skip(entry, f"same model as rank {seen[model_id]}" if seen[model_id] else "pinned above", model_id)
             continue
         seen[model_id] = entry["rank"]
         model = catalog.models[model_id]

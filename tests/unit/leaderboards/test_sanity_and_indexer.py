@@ -9,12 +9,15 @@ from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
 import pytest
 
 from mixcore.leaderboards import bigcodebench, indexer
 from mixcore.leaderboards.fetch import HttpFetcher, LocalFetcher
 from mixcore.leaderboards.models import Document, Entry, Ranking
-from mixcore.leaderboards.sanity import check
+from mixcore.leaderboards.sanity import check, in_future
 from mixcore.store.memory import MemoryStore
 from tests.conftest import FIXTURES
 
@@ -39,8 +42,9 @@ def test_sanity_rules() -> None:
     assert "shrank" in check(ranking(NAMES[:12], date="2026-11-02"), good.model_dump()).reason
     shuffled_top = ranking(NAMES[20:] + NAMES[:20], date="2026-11-03")
     assert "implausibly" in check(shuffled_top, good.model_dump()).reason
-    # A year apart, a new top 10 is news, not noise.
-    assert check(ranking(NAMES[20:] + NAMES[:20], date="2027-11-01"), good.model_dump()).action == "store"
+    # A year apart, a new top 10 is news, not noise (checked as if it were 2028).
+    a_year_later = ranking(NAMES[20:] + NAMES[:20], date="2027-11-01")
+    assert check(a_year_later, good.model_dump(), now=datetime(2028, 1, 1, tzinfo=UTC)).action == "store"
     assert check(ranking(NAMES, date="2026-10-01"), good.model_dump()).action == "unchanged"  # older data
 
 
@@ -147,3 +151,52 @@ def test_hostile_pages_are_refused(tmp_path: Path) -> None:
     report = run(MemoryStore(), fetcher, ["lmsys"])
     assert report.failed_sources == ["lmsys"]
     assert any("larger than" in error for error in fetcher.errors)
+
+
+@pytest.fixture(scope="module")
+def real_math() -> dict[str, Any]:
+    """The newest stored LMArena math ranking, from the fixture files."""
+    store = MemoryStore()
+    run(store, LocalFetcher(BOARDS), ["lmsys"])
+    latest = store.get_latest("lmsys", "math")
+    assert latest is not None and len(latest["entries"]) >= 10
+    return latest
+
+
+def forged(base: dict[str, Any], leader: str, score: float, *, days_later: int = 1,
+           data_date: str | None = None) -> Ranking:
+    """`base` with `leader` put at #1 and the real top 9 kept below it, as a hostile page would."""
+    base_day = base["data_date"] or base["fetched_at"][:10]
+    day = data_date or (datetime.fromisoformat(base_day) + timedelta(days=days_later)).date().isoformat()
+    real = [Entry.model_validate(e) for e in base["entries"]]
+    entries = [Entry(rank=1, name=leader, score=score), *[e.model_copy(update={"rank": e.rank + 1}) for e in real]]
+    return Ranking(source="lmsys", category="math", metric=base["metric"], entries=entries, data_date=day,
+                   fetched_at=datetime.now(UTC).isoformat(timespec="seconds"), origin="forged",
+                   format=base["format"]).with_hash()
+
+
+def test_a_forged_leader_with_an_impossible_score_is_rejected(real_math: dict[str, Any]) -> None:
+    verdict = check(forged(real_math, "o1-pro", 99999.0), real_math)
+    assert verdict.action == "reject" and "outside the plausible" in verdict.reason
+
+
+def test_a_leader_far_above_the_previous_distribution_is_rejected(real_math: dict[str, Any]) -> None:
+    top = [e["score"] for e in real_math["entries"][:10]]
+    spread = top[0] - top[9]
+    verdict = check(forged(real_math, "o1-pro", top[0] + 3 * spread), real_math)
+    assert verdict.action == "reject" and "plausible" in verdict.reason
+
+
+def test_a_genuine_debut_at_number_one_with_an_ordinary_score_is_stored(real_math: dict[str, Any]) -> None:
+    top = [e["score"] for e in real_math["entries"][:10]]
+    debut = forged(real_math, "brand-new-model-2026-11", top[0] + (top[0] - top[9]) / 2)
+    assert check(debut, real_math).action == "store"
+
+
+def test_a_ranking_dated_in_the_future_is_rejected_and_never_blocks_real_data(real_math: dict[str, Any]) -> None:
+    future = forged(real_math, "o1-pro", real_math["entries"][0]["score"], data_date="2099-12-31")
+    assert check(future, real_math).action == "reject"
+    assert in_future("2099-12-31") and not in_future(datetime.now(UTC).date().isoformat())
+    # One stored before this check existed: the next genuine refresh replaces it.
+    genuine = forged(real_math, real_math["entries"][0]["name"], real_math["entries"][0]["score"], days_later=0)
+    assert check(genuine, future.model_dump(mode="json")).action == "store"

@@ -183,3 +183,16 @@ async def test_direct_model_with_openrouter_style_fallbacks(gateway: Gateway, re
     result = await gateway.complete(request("openai/gpt-4o", models=["google/gemini-2.5-flash"]),
                                     request_context(gateway, "k"))
     assert result.body["model"] == "google/gemini-2.5-flash"
+
+
+async def test_an_operator_pins_and_denies_models_in_a_mix_definition(gateway: Gateway, store: MemoryStore,
+                                                                        registry: MixRegistry) -> None:
+    store.put_mix({"id": "index/guarded", "kind": "index", "source": "lmsys", "category": "coding",
+                   "deny": ["gpt-4o", "anthropic/claude-sonnet-4-5"], "pin": ["openai/gpt-4o-mini"]})
+    result = await gateway.complete(request("index/guarded"), request_context(gateway))
+    assert result.body["model"] == "openai/gpt-4o-mini"  # pinned: answers first
+    mix = result.body["mix"]
+    denied = {s["name"] for s in mix["skipped"] if s["reason"] == "denied by the mix definition"}
+    assert denied == {"gpt-4o", "claude-sonnet-4-5"}  # by leaderboard name, and by model id
+    candidates = registry.describe("index/guarded")["resolution"]["candidates"]
+    assert [c["model"] for c in candidates][:2] == ["openai/gpt-4o-mini", "google/gemini-2.5-pro"]
