@@ -2,17 +2,71 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 # The request fields the gateway interprets itself rather than forwarding upstream.
 GATEWAY_FIELDS = frozenset({"model", "stream", "stream_options", "mix", "models", "include_proposals"})
+# OpenAI chat parameters beyond the declared ones that are forwarded: documented, and billed as plain tokens.
+FORWARDED_EXTRAS = frozenset({"logit_bias", "logprobs", "top_logprobs", "parallel_tool_calls", "reasoning_effort",
+                              "verbosity", "functions", "function_call"})
+# Accepted, never forwarded: their only effect would be one Mixcore does not allow (a premium it cannot price,
+# or the provider keeping the conversation); the values that change nothing are dropped.
+DROPPED_WHEN = {"service_tier": (None, "auto", "default"), "store": (None, False)}
+
+
+# A model id or mix id: printable ASCII without spaces (it is echoed in the x-mix-model header).
+MODEL_ID = r"^[A-Za-z0-9][A-Za-z0-9._:/@+#-]*$"
+
+
+class ImageURL(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    url: str = Field(min_length=1)
+    detail: str | None = None
 
 
 class ContentPart(BaseModel):
+    """One part of a message's content, in the shape OpenAI documents for its type."""
+
     model_config = ConfigDict(extra="allow")
     type: str
+    text: str | None = None
+    image_url: ImageURL | None = None
+
+    @model_validator(mode="after")
+    def _shape_of_type(self) -> ContentPart:
+        if self.type == "text" and self.text is None:
+            raise ValueError("a text part needs a string 'text'")
+        if self.type == "image_url" and self.image_url is None:
+            raise ValueError("an image_url part needs 'image_url': {'url': ...}")
+        return self
+
+
+class FunctionCall(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    name: str
+    arguments: str = Field(description="the arguments as a JSON string, as OpenAI sends them")
+
+
+class ToolCall(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    id: str | None = None
+    type: Literal["function"] = "function"
+    function: FunctionCall
+
+
+class FunctionDefinition(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    name: str = Field(min_length=1, max_length=128)
+    description: str | None = None
+    parameters: dict[str, Any] | None = None
+
+
+class Tool(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    type: Literal["function"]
+    function: FunctionDefinition
 
 
 class ChatMessage(BaseModel):
@@ -20,7 +74,7 @@ class ChatMessage(BaseModel):
     role: Literal["system", "developer", "user", "assistant", "tool", "function"]
     content: str | list[ContentPart] | None = None
     name: str | None = None
-    tool_calls: list[dict[str, Any]] | None = None
+    tool_calls: list[ToolCall] | None = None
     tool_call_id: str | None = None
 
 
@@ -49,7 +103,7 @@ class ChatCompletionRequest(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    model: str = Field(min_length=1, max_length=256)
+    model: str = Field(min_length=1, max_length=256, pattern=MODEL_ID)
     messages: list[ChatMessage] = Field(min_length=1)
     stream: bool = False
     stream_options: StreamOptions | None = None
@@ -63,14 +117,26 @@ class ChatCompletionRequest(BaseModel):
     frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
     seed: int | None = None
     user: str | None = None
-    tools: list[dict[str, Any]] | None = None
+    tools: list[Tool] | None = None
     tool_choice: str | dict[str, Any] | None = None
     response_format: dict[str, Any] | None = None
     mix: MixOverrides | None = None
-    models: list[str] | None = Field(default=None, max_length=10,
-                                     description="fallback models for a direct model, in order")
+    models: list[Annotated[str, Field(min_length=1, max_length=256, pattern=MODEL_ID)]] | None = Field(
+        default=None, max_length=10, description="fallback models for a direct model, in order")
     include_proposals: bool = False
 
+    @model_validator(mode="after")
+    def _known_fields_only(self) -> ChatCompletionRequest:
+        """Unknown fields are refused, not forwarded: a provider could bill them at prices Mixcore cannot count."""
+        for name, value in (self.model_extra or {}).items():
+            if name in DROPPED_WHEN:
+                if value not in DROPPED_WHEN[name]:
+                    raise ValueError(f"{name}={value!r} is not supported: Mixcore cannot price or allow it "
+                                     f"(accepted: {', '.join(repr(v) for v in DROPPED_WHEN[name] if v is not None)})")
+            elif name not in FORWARDED_EXTRAS:
+                raise ValueError(f"Unrecognized request argument supplied: {name}")
+        return self
+
     def upstream_params(self) -> dict[str, Any]:
-        """The fields forwarded to a provider (OpenAI shape), without the gateway's own."""
-        return self.model_dump(exclude_none=True, exclude=set(GATEWAY_FIELDS))
+        """The fields forwarded to a provider (OpenAI shape), without the gateway's own or the dropped ones."""
+        return self.model_dump(exclude_none=True, exclude=set(GATEWAY_FIELDS) | set(DROPPED_WHEN))

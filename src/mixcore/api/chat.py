@@ -9,6 +9,7 @@ a request id on every answer, the caller's key and limits before anything else (
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from typing import Any
@@ -26,7 +27,7 @@ from mixcore.api.streaming import LongAnswer, request_context, send_json
 from mixcore.auth.caller import Caller, caller_from_authorizer
 from mixcore.container import get_cost_sink, get_gateway, get_store
 from mixcore.costs.limits import Spending, check_before_call
-from mixcore.errors import MixcoreError, PayloadTooLarge
+from mixcore.errors import InvalidRequest, MixcoreError, PayloadTooLarge
 from mixcore.mixes.gateway import ChatResult, StreamResult
 from mixcore.mixes.upstream import RequestContext
 from mixcore.observability import emit_request_metrics, emit_sink_metrics, flush_metrics, logger
@@ -140,9 +141,17 @@ async def read_chat_request(request: Request) -> ChatCompletionRequest:
     if len(raw) > limit:
         raise PayloadTooLarge(f"The request body is larger than {limit} bytes.")
     try:
-        return ChatCompletionRequest.model_validate_json(raw)
+        body = ChatCompletionRequest.model_validate_json(raw)
     except ValidationError as error:
         raise invalid_request(error.errors(include_url=False)) from error
+    if b"\\ud" in raw.lower():  # a \uD800-\uDFFF escape: fine in a pair, unencodable alone
+        try:
+            json.dumps(body.upstream_params(), ensure_ascii=False).encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise InvalidRequest("The request contains a lone UTF-16 surrogate (a \\uD800-\\uDFFF escape "
+                                 "without its pair), which is not text any provider accepts.",
+                                 code="invalid_unicode") from error
+    return body
 
 
 async def chat_completions(request: Request) -> Response | LongAnswer:

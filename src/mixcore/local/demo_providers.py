@@ -34,7 +34,8 @@ class Behaviour:
     retry_after: float | None = None
     fail_times: int | None = None  # fail only the first N calls, then answer normally
     fault: str | None = None  # hang | drop | slow_body | truncated_json | invalid_sse | error_body | huge | wrong_type
-    #                            | drop_mid_stream | no_usage
+    #                            | drop_mid_stream | no_usage | error_event
+    raw_body: str | None = None  # answer with this text/plain body (and `status`), as a proxy in front would
     reply: str | None = None  # fixed answer text instead of the demo sentence
     message: str | None = None  # error message with a failing status
     hang_seconds: float = 30.0
@@ -170,6 +171,14 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "drop":
             self._drop()
             return
+        if behaviour.raw_body is not None:
+            data = behaviour.raw_body.encode()
+            self.send_response(behaviour.status)
+            self.send_header("content-type", "text/plain")
+            self.send_header("content-length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
         if failing and behaviour.status != 200:
             headers = {"retry-after": str(behaviour.retry_after)} if behaviour.retry_after is not None else None
             self._error(protocol, behaviour.status, behaviour.message or f"demo provider failing with "
@@ -183,7 +192,7 @@ class _Handler(BaseHTTPRequestHandler):
         if body.get("stream"):
             self._stream(protocol, model, text, prompt_tokens, body, behaviour, fault, call)
         else:
-            self._complete(protocol, model, text, prompt_tokens, fault, behaviour.usage)
+            self._complete(protocol, model, text, prompt_tokens, fault, behaviour.usage, behaviour.message)
             call.completed = fault is None
 
     def _drop(self) -> None:
@@ -204,7 +213,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._json(status, payload, headers)
 
     def _complete(self, protocol: str, model: str, text: str, prompt_tokens: int, fault: str | None,
-                  usage: dict[str, Any] | None) -> None:
+                  usage: dict[str, Any] | None, message: str | None = None) -> None:
         completion_tokens = estimate_tokens(text)
         if protocol == "anthropic":
             payload: dict[str, Any] = {
@@ -223,8 +232,10 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "no_usage":
             payload.pop("usage")
         if fault == "error_body":
-            payload = {"error": {"message": "upstream overloaded (reported with status 200)",
+            payload = {"error": {"message": message or "upstream overloaded (reported with status 200)",
                                  "type": "server_error"}}
+            if protocol == "anthropic":
+                payload["type"] = "error"
         data = json.dumps(payload).encode()
         if fault == "huge":
             data = b'{"pad": "' + b"x" * (12 * 1024 * 1024) + b'"}'
@@ -270,6 +281,12 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             if fault == "drop_mid_stream" and index == 3:
                 self._drop()
+                return
+            if fault == "error_event" and index == 3:
+                error = {"type": "overloaded_error", "message": behaviour.message or "overloaded"}
+                self.wfile.write((f"event: error\ndata: {json.dumps({'type': 'error', 'error': error})}\n\n"
+                                  if protocol == "anthropic" else f"data: {json.dumps({'error': error})}\n\n").encode())
+                self.wfile.flush()
                 return
             try:
                 self.wfile.write(event.encode())

@@ -30,6 +30,7 @@ from mixcore.providers.errors import (
     UpstreamError,
     UpstreamModelNotFound,
     UpstreamTimeout,
+    client_safe,
 )
 from mixcore.providers.types import Completion, StreamState, Usage
 
@@ -121,9 +122,9 @@ def attempt_failed(upstream: Upstream, ctx: RequestContext, candidate: Candidate
     record_call(upstream, ctx, candidate, usage=None, latency_ms=latency, outcome="error", error=error.kind,
                 layer=layer, role=role)
     attempts.append({**candidate.describe(), "outcome": "error", "error": error.kind, "status": error.status,
-                     "message": error.message[:200], "latency_ms": round(latency)})
+                     "message": client_safe(error.message), "latency_ms": round(latency)})
     if isinstance(error, UpstreamBadRequest):
-        raise InvalidRequest(f"The provider rejected the request: {error.message}",
+        raise InvalidRequest(f"The provider rejected the request: {client_safe(error.message, 500)}",
                              code="upstream_bad_request") from error
     if not isinstance(error, UpstreamModelNotFound | ContextLengthExceeded):
         upstream.cooldowns.failed(candidate.provider)

@@ -23,7 +23,7 @@ from mixcore.mixes.plans import Plan
 from mixcore.mixes.registry import MixRegistry
 from mixcore.mixes.upstream import RequestContext, Upstream
 from mixcore.observability import logger
-from mixcore.providers.errors import UpstreamError
+from mixcore.providers.errors import UpstreamError, client_safe
 from mixcore.providers.types import Usage
 from mixcore.schemas import ChatCompletionRequest
 
@@ -190,8 +190,8 @@ class Gateway:
         record = self._finish_stream(plan, ctx, opened, started, "error" if error else "ok",
                                      error.kind if error else None, 502 if error else 200)
         if error is not None:
-            ctx.attempts[-1].update(outcome="error", error=error.kind, message=error.message[:200])
-            yield sse({"error": {"message": f"The stream from {model} broke off: {error.message}",
+            ctx.attempts[-1].update(outcome="error", error=error.kind, message=client_safe(error.message))
+            yield sse({"error": {"message": f"The stream from {model} broke off: {client_safe(error.message, 500)}",
                                  "type": "upstream_error", "param": None, "code": error.kind}})
         elif include_usage:
             yield sse({"id": ctx.request_id, "object": "chat.completion.chunk", "created": created, "model": model,

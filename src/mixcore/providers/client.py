@@ -18,6 +18,7 @@ from httpx_sse import EventSource
 from mixcore.providers.anthropic import AnthropicProtocol
 from mixcore.providers.config import ProviderConfig
 from mixcore.providers.errors import (
+    MIN_SECRET_LENGTH,
     UpstreamConnectionError,
     UpstreamError,
     UpstreamInvalidResponse,
@@ -25,7 +26,6 @@ from mixcore.providers.errors import (
     error_for_status,
     error_message_from_body,
     parse_retry_after,
-    redact,
 )
 from mixcore.providers.openai_compat import OpenAIProtocol
 from mixcore.providers.types import Completion, StreamState, Usage, estimate_tokens, message_text
@@ -138,7 +138,7 @@ class ProviderClient:
         except ValueError:
             body = None
         text = raw[:500].decode("utf-8", "replace")
-        message = redact(error_message_from_body(body, text or f"HTTP {response.status_code}"), provider.api_key)
+        message = error_message_from_body(body, text or f"HTTP {response.status_code}")
         return error_for_status(response.status_code, message, provider=provider.name, model=model,
                                 retry_after=parse_retry_after(response.headers.get("retry-after")))
 
@@ -154,7 +154,7 @@ class ProviderClient:
                 return await self._complete_once(provider, model, params, url, headers, body, deadline,
                                                  started, attempt - 1)
             except UpstreamError as error:
-                error.provider, error.model = provider.name, model
+                scrub(error, provider, model)
                 if not await self._backoff(error, attempt, deadline):
                     raise
 
@@ -175,13 +175,15 @@ class ProviderClient:
                     raw.extend(piece)
                     if len(raw) > MAX_RESPONSE_BYTES:
                         raise UpstreamInvalidResponse(f"response larger than {MAX_RESPONSE_BYTES} bytes")
+        secret = (provider.api_key or "").encode()
+        if len(secret) >= MIN_SECRET_LENGTH and secret in raw:  # an upstream echoing our key to a client
+            raw = bytearray(raw.replace(secret, b"[redacted]"))
         try:
             payload = json.loads(raw)
         except ValueError as exc:
             raise UpstreamInvalidResponse(f"response is not JSON: {bytes(raw[:80])!r}") from exc
         if isinstance(payload, dict) and "error" in payload and "choices" not in payload and "content" not in payload:
-            raise error_for_status(502, redact(error_message_from_body(payload, "error body with status 200"),
-                                              provider.api_key),
+            raise error_for_status(502, error_message_from_body(payload, "error body with status 200"),
                                    provider=provider.name, model=model)
         completion, usage = protocol.parse_completion(payload)
         if usage is None:
@@ -212,7 +214,7 @@ class ProviderClient:
                         yield chunk
                 break
             except UpstreamError as error:
-                error.provider, error.model = provider.name, model
+                scrub(error, provider, model)
                 if yielded or not await self._backoff(error, attempt, first_deadline):
                     raise
                 state.retries += 1
@@ -225,6 +227,7 @@ class ProviderClient:
                            first_deadline: float) -> Chunks:
         translator = PROTOCOLS[provider.protocol].stream_translator()
         current_deadline = first_deadline
+        secret = provider.api_key if provider.api_key and len(provider.api_key) >= MIN_SECRET_LENGTH else ""
         with httpx_errors_as_upstream("stream stalled past the time budget"):
             # Every read, the error body of a refused stream included, is under a deadline.
             async with asyncio.timeout(self._remaining(current_deadline)):
@@ -251,7 +254,10 @@ class ProviderClient:
                             event = await events.__anext__()
                     except StopAsyncIteration:
                         break
-                    for chunk in translator.feed(event.event, event.data):
+                    data = event.data
+                    if secret and secret in data:
+                        data = data.replace(secret, "[redacted]")
+                    for chunk in translator.feed(event.event, data):
                         for choice in chunk.get("choices", []):
                             content = (choice.get("delta") or {}).get("content")
                             if content:
@@ -265,6 +271,12 @@ class ProviderClient:
         if not translator.done and state.finish_reason is None:
             raise UpstreamConnectionError("stream ended before its final event")
         state.usage = translator.usage
+
+
+def scrub(error: UpstreamError, provider: ProviderConfig, model: str) -> None:
+    """Every upstream error passes here: it names its provider, and the provider's key never survives in it."""
+    error.provider, error.model = provider.name, model
+    error.scrub(provider.api_key or "")
 
 
 def _completion_text(completion: dict[str, Any]) -> str:

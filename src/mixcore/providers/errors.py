@@ -21,6 +21,7 @@ class UpstreamError(Exception):
 
     def __init__(self, message: str, *, provider: str = "", model: str = "", status: int | None = None,
                  retry_after: float | None = None) -> None:
+        self._unredacted = message  # until the client scrubs it with the provider's key (by value, then by shape)
         message = redact(message)
         super().__init__(message)
         self.message = message
@@ -28,6 +29,12 @@ class UpstreamError(Exception):
         self.model = model
         self.status = status
         self.retry_after = retry_after
+
+    def scrub(self, *secrets: str) -> None:
+        """Redact the configured secrets by value, then anything shaped like a key, from the original text."""
+        self.message = redact(self._unredacted, *secrets)
+        self._unredacted = self.message
+        self.args = (self.message,)
 
     def describe(self) -> dict[str, Any]:
         return {"error": self.kind, "status": self.status, "message": self.message[:300]}
@@ -114,17 +121,29 @@ class UnpricedForBudget(UpstreamError):
     kind = "unpriced"
 
 
-# Shapes of API keys that providers echo back in their error messages ("Incorrect API key provided: sk-...").
+# Shapes of API keys that providers echo back in their error messages ("Incorrect API key provided: sk-..."):
+# OpenAI, Anthropic and DeepSeek (sk-), xAI, Google (AIza), Groq, Fireworks (fw_), Mixcore's own (mx-), and
+# any long opaque token (Mistral's 32 characters, Together's 64 hex, each half of z.ai's id.secret).
+# Redaction by value (the configured key) comes first; the shapes are the second line.
 _KEY_SHAPES = re.compile(r"\b(sk-[A-Za-z0-9_\-]{6,}|xai-[A-Za-z0-9_\-]{6,}|AIza[A-Za-z0-9_\-]{20,}|gsk_[A-Za-z0-9]{10,}"
-                         r"|mx-[A-Za-z0-9_\-]{10,})")
+                         r"|fw_[A-Za-z0-9]{10,}|mx-[A-Za-z0-9_\-]{10,}|[A-Za-z0-9]{32,})")
+# Identifiers of the provider account that a client of the gateway has no business seeing.
+_ACCOUNT_IDS = re.compile(r"\b(?:org|proj|project|organization|user|acct|workspace)[-_][A-Za-z0-9_-]{4,}"
+                          r"|[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+MIN_SECRET_LENGTH = 8  # shorter "keys" (placeholders) would redact ordinary words
 
 
 def redact(text: str, *secrets: str) -> str:
     """The text with every given secret and anything shaped like an API key replaced."""
     for secret in secrets:
-        if secret:
+        if secret and len(secret) >= MIN_SECRET_LENGTH:
             text = text.replace(secret, "[redacted]")
     return _KEY_SHAPES.sub("[redacted]", text)
+
+
+def client_safe(message: str, limit: int = 200) -> str:
+    """Upstream error text as a gateway client may see it: the reason and limits kept, account ids removed."""
+    return _ACCOUNT_IDS.sub("[redacted]", redact(message))[:limit]
 
 
 def parse_retry_after(value: str | None) -> float | None:
