@@ -123,7 +123,8 @@ def test_fuzzing_chat_with_real_ids_finds_no_server_error(indexed: RunningStack,
     listed = httpx.get(f"{indexed.base_url}/models", headers={"authorization": f"Bearer {DEV_KEY}"}, timeout=30)
     ids = [m["id"] for m in listed.json()["data"]]
     # Direct models, index mixes and the cheapest composite: the gateway is reached, the run stays short.
-    models = [i for i in ids if not i.startswith(("synthesis/", "cascade/", "vote/"))][:60] + ["synthesis/moa-lite"]
+    direct_and_index = [i for i in ids if not i.startswith(("synthesis/", "cascade/", "vote/"))][:60]
+    models = [*direct_and_index, "synthesis/moa-lite"]
     statuses: Counter[int] = Counter()
     failures: list[str] = []
 
