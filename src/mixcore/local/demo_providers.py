@@ -36,6 +36,7 @@ class Behaviour:
     fault: str | None = None  # hang | drop | slow_body | truncated_json | invalid_sse | error_body | huge | wrong_type
     #                            | drop_mid_stream | no_usage | error_event
     raw_body: str | None = None  # answer with this text/plain body (and `status`), as a proxy in front would
+    drip_ms: float = 0.0  # write error and raw bodies 16 bytes at a time, this long apart
     reply: str | None = None  # fixed answer text instead of the demo sentence
     message: str | None = None  # error message with a failing status
     hang_seconds: float = 30.0
@@ -93,15 +94,22 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
-    def _json(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(payload).encode()
+    def _json(self, status: int, payload: Any, headers: dict[str, str] | None = None, drip_ms: float = 0.0,
+              content_type: str = "application/json") -> None:
+        data = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
         self.send_response(status)
-        self.send_header("content-type", "application/json")
+        self.send_header("content-type", content_type)
         self.send_header("content-length", str(len(data)))
         for key, value in (headers or {}).items():
             self.send_header(key, value)
         self.end_headers()
-        self.wfile.write(data)
+        if not drip_ms:
+            self.wfile.write(data)
+            return
+        for start in range(0, len(data), 16):  # bounded: a body of N bytes takes N/16 × drip_ms
+            self.wfile.write(data[start:start + 16])
+            self.wfile.flush()
+            time.sleep(drip_ms / 1000)
 
     def do_GET(self) -> None:
         parts = self.path.strip("/").split("/")
@@ -172,17 +180,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._drop()
             return
         if behaviour.raw_body is not None:
-            data = behaviour.raw_body.encode()
-            self.send_response(behaviour.status)
-            self.send_header("content-type", "text/plain")
-            self.send_header("content-length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            self._json(behaviour.status, behaviour.raw_body.encode(), drip_ms=behaviour.drip_ms,
+                       content_type="text/plain")
             return
         if failing and behaviour.status != 200:
             headers = {"retry-after": str(behaviour.retry_after)} if behaviour.retry_after is not None else None
             self._error(protocol, behaviour.status, behaviour.message or f"demo provider failing with "
-                        f"{behaviour.status}", "demo_failure", headers)
+                        f"{behaviour.status}", "demo_failure", headers, behaviour.drip_ms)
             return
         messages = body.get("messages") or []
         if protocol == "anthropic" and body.get("system"):
@@ -204,13 +208,13 @@ class _Handler(BaseHTTPRequestHandler):
             pass
 
     def _error(self, protocol: str, status: int, message: str, code: str,
-               headers: dict[str, str] | None = None) -> None:
+               headers: dict[str, str] | None = None, drip_ms: float = 0.0) -> None:
         if protocol == "anthropic":
             payload: dict[str, Any] = {"type": "error", "error": {"type": code, "message": message}}
         else:
             payload = {"error": {"message": message, "type": "invalid_request_error" if status < 500
                                  else "server_error", "param": None, "code": code}}
-        self._json(status, payload, headers)
+        self._json(status, payload, headers, drip_ms)
 
     def _complete(self, protocol: str, model: str, text: str, prompt_tokens: int, fault: str | None,
                   usage: dict[str, Any] | None, message: str | None = None) -> None:

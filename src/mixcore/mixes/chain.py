@@ -27,6 +27,7 @@ from mixcore.providers.errors import (
     RequestBudgetExhausted,
     UnpricedForBudget,
     UpstreamBadRequest,
+    UpstreamConnectionError,
     UpstreamError,
     UpstreamModelNotFound,
     UpstreamTimeout,
@@ -59,9 +60,9 @@ def skip_reason(upstream: Upstream, ctx: RequestContext, candidate: Candidate) -
     provider = upstream.providers.get(candidate.provider)
     if provider is None or not provider.configured:
         return ProviderNotConfigured(f"provider {candidate.provider!r} is not configured")
-    left = upstream.cooldowns.cooling(candidate.provider)
+    left = upstream.cooldowns.cooling(candidate.provider, candidate.model_id, ctx.key_id)
     if left > 0:
-        return ProviderCoolingDown(f"provider {candidate.provider!r} is cooling down for {left:.0f}s more")
+        return ProviderCoolingDown(f"{candidate.model_id} is cooling down for {left:.0f}s more")
     if ctx.may_not_call_unpriced() and catalog_price(upstream.catalog.get(candidate.model_id))[0] is None:
         return UnpricedForBudget(f"the catalog has no price for {candidate.model_id}, so this key's budget could "
                                  "not count its cost")
@@ -115,9 +116,21 @@ def failure(errors: list[UpstreamError], attempts: list[dict[str, Any]], what: s
     return AllCandidatesFailed(f"Every candidate for {what} failed ({summary}).", status=status, attempts=attempts)
 
 
+def counts_against_provider(error: UpstreamError, *, stream: bool) -> bool:
+    """Whether a failure says the provider is unwell, rather than something about this request.
+
+    A whole-answer timeout may be a long generation the client asked for (providers send nothing
+    until the end), so only a stream's missing first token counts as the provider's timeout.
+    """
+    if isinstance(error, UpstreamBadRequest | UpstreamModelNotFound | ContextLengthExceeded):
+        return False
+    return stream or not isinstance(error, UpstreamTimeout)
+
+
 def attempt_failed(upstream: Upstream, ctx: RequestContext, candidate: Candidate, error: UpstreamError,
-                   started: float, attempts: list[dict[str, Any]], *, layer: int = 0, role: str = "answer") -> None:
-    """Record a failed attempt; the client's own error ends the chain, a provider's cools it down."""
+                   started: float, attempts: list[dict[str, Any]], *, layer: int = 0, role: str = "answer",
+                   stream: bool = False) -> None:
+    """Record a failed attempt; the client's own error ends the chain, a provider's counts toward a cool-down."""
     latency = (time.monotonic() - started) * 1000
     record_call(upstream, ctx, candidate, usage=None, latency_ms=latency, outcome="error", error=error.kind,
                 layer=layer, role=role)
@@ -126,13 +139,17 @@ def attempt_failed(upstream: Upstream, ctx: RequestContext, candidate: Candidate
     if isinstance(error, UpstreamBadRequest):
         raise InvalidRequest(f"The provider rejected the request: {client_safe(error.message, 500)}",
                              code="upstream_bad_request") from error
-    if not isinstance(error, UpstreamModelNotFound | ContextLengthExceeded):
-        upstream.cooldowns.failed(candidate.provider)
+    if counts_against_provider(error, stream=stream):
+        upstream.cooldowns.failed(candidate.provider, candidate.model_id, ctx.key_id,
+                                  whole_provider=isinstance(error, UpstreamConnectionError))
 
 
-def attempt_deadline(upstream: Upstream, ctx: RequestContext, attempt_timeout: float | None) -> float:
-    """One candidate may use at most its attempt timeout, so a hang leaves time for the next."""
-    return min(ctx.deadline, time.monotonic() + (attempt_timeout or upstream.settings.attempt_timeout_seconds))
+def attempt_deadline(upstream: Upstream, ctx: RequestContext, attempt_timeout: float | None, *,
+                     last: bool = True) -> float:
+    """One candidate may use at most its attempt timeout, and, when a fallback follows it, half the time
+    left: so a hang always leaves the next candidate its share."""
+    share = ctx.remaining() if last else ctx.remaining() / 2
+    return time.monotonic() + min(share, attempt_timeout or upstream.settings.attempt_timeout_seconds)
 
 
 async def complete_first(upstream: Upstream, ctx: RequestContext, candidates: list[Candidate],
@@ -149,12 +166,14 @@ async def complete_first(upstream: Upstream, ctx: RequestContext, candidates: li
             async with upstream_subsegment(candidate.provider, candidate.model_id, role):
                 completion = await upstream.client.complete(upstream.providers[candidate.provider],
                                                             candidate.api_model, params,
-                                                            deadline=attempt_deadline(upstream, ctx, attempt_timeout))
+                                                            deadline=attempt_deadline(
+                                                                upstream, ctx, attempt_timeout,
+                                                                last=candidate is candidates[-1]))
         except UpstreamError as error:
             attempt_failed(upstream, ctx, candidate, error, started, attempts, layer=layer, role=role)
             errors.append(error)
             continue
-        upstream.cooldowns.succeeded(candidate.provider)
+        upstream.cooldowns.succeeded(candidate.provider, candidate.model_id)
         usage = believable_usage(completion.usage, bounds, params.get("messages") or [], completion.text)
         record_call(upstream, ctx, candidate, usage=usage, latency_ms=completion.latency_ms,
                     outcome="ok", layer=layer, role=role, retries=completion.retries)
@@ -194,16 +213,18 @@ async def stream_first(upstream: Upstream, ctx: RequestContext, candidates: list
         started = time.monotonic()
         chunks = upstream.client.stream(upstream.providers[candidate.provider], candidate.api_model, params,
                                         deadline=ctx.deadline, state=state,
-                                        first_chunk_deadline=attempt_deadline(upstream, ctx, attempt_timeout))
+                                        first_chunk_deadline=attempt_deadline(upstream, ctx, attempt_timeout,
+                                                                              last=candidate is candidates[-1]))
         try:
             first = await anext(chunks)
         except StopAsyncIteration:
             first = None
         except UpstreamError as error:
-            attempt_failed(upstream, ctx, candidate, error, started, ctx.attempts, layer=layer, role=role)
+            attempt_failed(upstream, ctx, candidate, error, started, ctx.attempts, layer=layer, role=role,
+                           stream=True)
             errors.append(error)
             continue
-        upstream.cooldowns.succeeded(candidate.provider)
+        upstream.cooldowns.succeeded(candidate.provider, candidate.model_id)
         ctx.attempts.append({**candidate.describe(), "outcome": "ok"})
         return OpenStream(candidate, _prepend(first, chunks), state, started, layer=layer, role=role,
                           prompt=params.get("messages") or [], bounds=bounds)

@@ -181,6 +181,11 @@ def synthesis_runners(mix: SynthesisMix, request: ChatCompletionRequest, members
     prompt = mix.synthesis_prompt or MOA_PROMPT
 
     async def proposals(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
+        # The aggregator's chain gets its share of the time left, whatever the proposers do.
+        with ctx.leaving(1 / (len(mix.layers) + 1)):
+            return await layers(ctx, params)
+
+    async def layers(ctx: RequestContext, params: dict[str, Any]) -> dict[str, Any]:
         messages = params["messages"]
         layer_params = dict(params)
         for index, layer in enumerate(mix.layers, 1):

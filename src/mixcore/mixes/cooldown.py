@@ -1,4 +1,11 @@
-"""Provider cool-down shared across warm invocations: skip a provider that keeps failing, for a while."""
+"""Cool-downs shared across warm invocations: skip a provider or model that keeps failing, for a while.
+
+One tenant must not be able to deny service to the others. So a failure counts against the
+narrowest scope that failed (the model, or the whole provider when it could not be reached), and
+only provider-side failures count (the chain decides; never a client's own error or a long
+generation it asked for). A tenant whose own calls keep failing cools the scope down for itself;
+the scope cools down for everyone only when at least two tenants saw it fail within the window.
+"""
 
 from __future__ import annotations
 
@@ -6,29 +13,50 @@ import threading
 import time
 from dataclasses import dataclass, field
 
+EVERYONE = "*"
+MIN_TENANTS = 2
+
 
 @dataclass
 class Cooldowns:
     threshold: int = 3
     seconds: float = 30.0
-    _failures: dict[str, int] = field(default_factory=dict)
-    _until: dict[str, float] = field(default_factory=dict)
+    # scope ("provider" or "provider/model") → recent failures as (time, tenant)
+    _failures: dict[str, list[tuple[float, str]]] = field(default_factory=dict)
+    # (scope, tenant or EVERYONE) → monotonic time the cool-down ends
+    _until: dict[tuple[str, str], float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def cooling(self, provider: str, now: float | None = None) -> float:
-        """Seconds left in the provider's cool-down (0 when callable)."""
-        until = self._until.get(provider, 0.0)
-        return max(0.0, until - (time.monotonic() if now is None else now))
+    def cooling(self, provider: str, model: str | None = None, tenant: str | None = None,
+                now: float | None = None) -> float:
+        """Seconds left before `tenant` may call this provider (or this model of it); 0 when callable."""
+        now = time.monotonic() if now is None else now
+        scopes = [provider] + ([model] if model else [])
+        tenants = [EVERYONE] + ([tenant] if tenant else [])
+        until = max((self._until.get((scope, who), 0.0) for scope in scopes for who in tenants), default=0.0)
+        return max(0.0, until - now)
 
-    def failed(self, provider: str) -> None:
+    def failed(self, provider: str, model: str | None = None, tenant: str | None = None, *,
+               whole_provider: bool = False) -> None:
+        """Count one provider-side failure of a call `tenant` made."""
+        scope = provider if whole_provider or not model else model
+        who = tenant or "-"
+        now = time.monotonic()
         with self._lock:
-            count = self._failures.get(provider, 0) + 1
-            self._failures[provider] = count
-            if count >= self.threshold:
-                self._until[provider] = time.monotonic() + self.seconds
-                self._failures[provider] = 0
+            recent = [(at, t) for at, t in self._failures.get(scope, []) if now - at < self.seconds]
+            recent.append((now, who))
+            self._failures[scope] = recent
+            if sum(1 for _, t in recent if t == who) >= self.threshold:
+                self._until[(scope, who)] = now + self.seconds
+            if len(recent) >= self.threshold and len({t for _, t in recent}) >= MIN_TENANTS:
+                self._until[(scope, EVERYONE)] = now + self.seconds
+                self._failures[scope] = []
 
-    def succeeded(self, provider: str) -> None:
+    def succeeded(self, provider: str, model: str | None = None) -> None:
+        """A call answered: the provider and the model are healthy again, for everyone."""
+        scopes = {provider} | ({model} if model else set())
         with self._lock:
-            self._failures.pop(provider, None)
-            self._until.pop(provider, None)
+            for scope in scopes:
+                self._failures.pop(scope, None)
+            for key in [k for k in self._until if k[0] in scopes]:
+                del self._until[key]

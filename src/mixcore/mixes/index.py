@@ -117,9 +117,9 @@ def resolve_index(mix: IndexMix, ranking: dict[str, Any], upstream: Upstream,
         if provider is None or not provider.configured:
             skip(entry, f"provider {model.provider} not configured", model_id)
             continue
-        cooling = cooldowns.cooling(model.provider)
+        cooling = cooldowns.cooling(model.provider, model_id)
         if cooling > 0:
-            skip(entry, f"provider {model.provider} cooling down ({cooling:.0f}s left)", model_id)
+            skip(entry, f"{model_id} cooling down ({cooling:.0f}s left)", model_id)
             continue
         resolution.candidates.append(Candidate(model_id=model_id, provider=model.provider,
                                                api_model=model.api_model, rank=entry["rank"],

@@ -212,3 +212,16 @@ def test_vote_normalisation(text: str, expected: str) -> None:
                                                 ("I'd say 0.7.", 0.7), ("great", None), ("7", None)])
 def test_judge_score_parsing(text: str, expected: float | None) -> None:
     assert parse_score(text) == expected
+
+
+async def test_a_hanging_aggregator_leaves_its_fallback_time_to_answer(composite: Gateway,
+                                                                        demo: DemoProviderServer) -> None:
+    # A 5 s request budget and a 20 s attempt timeout: before, the hang used all the time left (504).
+    composite.upstream.settings.attempt_timeout_seconds = 20
+    demo.set_behaviour("local/m-d", Behaviour(fault="hang", hang_seconds=10))
+    request = ChatCompletionRequest.model_validate({"model": "synthesis/test-moa", "messages": QUESTION})
+    ctx = request_context(composite)
+    result = await composite.complete(request, ctx)
+    assert result.body["model"] == "local/m-fast"
+    aggregators = [c for c in ctx.calls if c.role == "aggregator"]
+    assert [(c.model, c.outcome) for c in aggregators] == [("local/m-d", "error"), ("local/m-fast", "ok")]

@@ -105,8 +105,8 @@ async def test_every_candidate_failing_is_503_with_attempts(gateway: Gateway, re
 async def test_failing_provider_cools_down_and_comes_back(gateway: Gateway, registry: MixRegistry,
                                                           demo: DemoProviderServer) -> None:
     demo.set_behaviour("openai", Behaviour(status=500))
-    for _ in range(3):
-        await gateway.complete(request(), request_context(gateway, "key_test"))
+    for tenant in ("key_a", "key_b", "key_a"):  # failing for two tenants: it is the provider, not a tenant
+        await gateway.complete(request(), request_context(gateway, tenant))
     calls_before = len(demo.calls_for("openai/gpt-4o"))
     result = await gateway.complete(request(), request_context(gateway, "key_test"))
     assert "cooling down" in " ".join(s["reason"] for s in result.body["mix"]["skipped"])
@@ -196,3 +196,27 @@ async def test_an_operator_pins_and_denies_models_in_a_mix_definition(gateway: G
     assert denied == {"gpt-4o", "claude-sonnet-4-5"}  # by leaderboard name, and by model id
     candidates = registry.describe("index/guarded")["resolution"]["candidates"]
     assert [c["model"] for c in candidates][:2] == ["openai/gpt-4o-mini", "google/gemini-2.5-pro"]
+
+
+async def test_one_tenant_cannot_cool_a_model_down_for_the_others(gateway: Gateway, registry: MixRegistry,
+                                                                  demo: DemoProviderServer) -> None:
+    demo.set_behaviour("openai/gpt-4o", Behaviour(status=500))
+    for _ in range(4):  # the same key, past the threshold of 3
+        await gateway.complete(request(), request_context(gateway, "key_noisy"))
+    noisy = await gateway.complete(request(), request_context(gateway, "key_noisy"))
+    assert ("openai/gpt-4o", "skipped", "cooling_down") in [(a["model"], a["outcome"], a.get("error"))
+                                                             for a in noisy.body["mix"]["attempts"]]
+    demo.set_behaviour("openai/gpt-4o", None)
+    calls_before = len(demo.calls_for("openai/gpt-4o"))
+    other = await gateway.complete(request(), request_context(gateway, "key_quiet"))
+    assert other.body["model"] == "openai/gpt-4o"  # another tenant is served by the model at once
+    assert len(demo.calls_for("openai/gpt-4o")) == calls_before + 1
+
+
+async def test_a_long_generation_that_times_out_cools_nothing_down(gateway: Gateway, registry: MixRegistry,
+                                                                   demo: DemoProviderServer) -> None:
+    demo.set_behaviour("openai/gpt-4o", Behaviour(latency_ms=1500))  # past the 1 s attempt timeout
+    for tenant in ("key_a", "key_b", "key_c"):
+        answer = await gateway.complete(request(), request_context(gateway, tenant))
+        assert answer.body["mix"]["attempts"][0]["error"] == "timeout"
+    assert gateway.upstream.cooldowns.cooling("openai", "openai/gpt-4o") == 0

@@ -154,3 +154,23 @@ async def test_connection_refused_is_a_connection_error(client: ProviderClient) 
                             configured=True)
     with pytest.raises(UpstreamConnectionError):
         await client.complete(closed, "m", MESSAGES, deadline=deadline(2))
+
+
+@pytest.mark.parametrize("behaviour", [
+    Behaviour(status=500, message="overloaded " * 40, drip_ms=500),
+    Behaviour(raw_body="<html>" + "proxy page " * 40 + "</html>", drip_ms=500),
+], ids=["dripping error body", "dripping non-SSE body"])
+@pytest.mark.parametrize("stream", [True, False], ids=["stream", "json"])
+async def test_every_upstream_read_is_under_the_deadline(client: ProviderClient, providers: dict[str, ProviderConfig],
+                                                         demo: DemoProviderServer, behaviour: Behaviour,
+                                                         stream: bool) -> None:
+    # Bodies of ~450 bytes at 16 bytes per 0.5 s take ~14 s to read: read whole, they would end as a server
+    # error or an invalid response; cut off at the call's 1 s deadline, they end as a timeout.
+    demo.set_behaviour("openai", behaviour)
+    with pytest.raises(UpstreamTimeout):
+        if stream:
+            async for _ in client.stream(providers["openai"], "gpt-4o", MESSAGES, deadline=deadline(1.0),
+                                         state=StreamState()):
+                pass
+        else:
+            await client.complete(providers["openai"], "gpt-4o", MESSAGES, deadline=deadline(1.0))
