@@ -105,6 +105,10 @@ def test_a_firehose_outage_loses_no_record(s3: Any) -> None:
     stored = list(read_records(s3, "costs-bucket"))
     assert sorted(r["request_id"] for r in stored) == ["r0", "r1", "r2"]
     assert sum(r["cost_usd"] for r in stored) == pytest.approx(0.75)
+    # Counts are per flush: once Firehose is back, the next request's flush reports no failure again.
+    sink.firehose = FlakyFirehose()
+    sink.add(record("r3", 0.25))
+    assert sink.flush() == {"delivered": 1}
 
 
 class HangingServer:
