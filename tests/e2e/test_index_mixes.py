@@ -94,12 +94,15 @@ def test_models_and_mix_endpoints(ready: RunningStack) -> None:
 
 def test_a_new_ranking_changes_the_answering_model(ready: RunningStack, tmp_path: Path) -> None:
     changed = dict(CODING)
-    changed["gpt-5.1-high"] = {**changed["gpt-5.1-high"], "rating": 2000.0, "rating_q975": 2005.0,
-                               "rating_q025": 1995.0}
+    # A plausible new leader: five points above the current one (a forged 2000 would now be rejected).
+    top = max(entry["rating"] for entry in CODING.values())
+    changed["gpt-5.1-high"] = {**changed["gpt-5.1-high"], "rating": top + 5, "rating_q975": top + 10,
+                               "rating_q025": top}
     folder = tmp_path / "lmsys"
     folder.mkdir()
     (folder / "arena-catalog_leaderboard-text-style-control.json").write_text(json.dumps({"coding": changed}))
     result = cli(ready, "refresh", "--source", "lmsys", "--from", str(tmp_path))
-    assert result.returncode == 0 and "lmsys/coding" in result.stdout and "stored" in result.stdout, result.stdout
+    coding = next(line for line in result.stdout.splitlines() if line.startswith("lmsys/coding"))
+    assert result.returncode == 0 and coding.endswith("stored (new data)"), result.stdout
     completion = ready.client().chat.completions.create(model="index/lmsys-coding", messages=USER)
     assert completion.model == "openai/gpt-5.1"
