@@ -150,8 +150,8 @@ def test_usage_a_provider_lies_about_is_estimated_never_believed(ready: RunningS
     assert month_counters(ready, key_id)["cost_usd"] == pytest.approx(record["cost_usd"], abs=1e-9)
 
 
-def test_a_stream_that_breaks_off_is_billed_for_what_it_carried(ready: RunningStack) -> None:
-    model = "openai/gpt-4o-mini"
+@pytest.mark.parametrize("model", ["openai/gpt-4o-mini", "anthropic/claude-haiku-4-5"])
+def test_a_stream_that_breaks_off_is_billed_for_what_it_carried(ready: RunningStack, model: str) -> None:
     ready.behaviour(model, {"fault": "drop_mid_stream"})
     client = ready.client()
     chunks = []

@@ -35,6 +35,12 @@ def test_every_function_has_reserved_concurrency(name: str) -> None:
     assert "ReservedConcurrentExecutions" in FUNCTIONS[name]["Properties"]
 
 
+def test_traces_never_capture_answers_or_error_bodies() -> None:
+    environment = TEMPLATE.body["Globals"]["Function"]["Environment"]["Variables"]
+    assert environment["POWERTOOLS_TRACER_CAPTURE_RESPONSE"] == "false"
+    assert environment["POWERTOOLS_TRACER_CAPTURE_ERROR"] == "false"
+
+
 def test_cost_delivery_failures_are_logged_and_alarmed() -> None:
     stream = TEMPLATE.resources("AWS::KinesisFirehose::DeliveryStream")["CostStream"]["Properties"]
     logging = stream["ExtendedS3DestinationConfiguration"]["CloudWatchLoggingOptions"]

@@ -65,6 +65,10 @@ class RequestLifecycle:
                 answered["delivered"] = True
                 await self._deliver(state, int(answered["status"]), started)
 
+        async def finish() -> None:
+            await settle()
+            await deliver()
+
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 answered["status"] = message["status"]
@@ -92,9 +96,10 @@ class RequestLifecycle:
                                         allow_unpriced=caller.allow_unpriced)
             await self.app(scope, receive, send_with_id)
         finally:
-            # A client that went away still has its spend counted and its costs recorded.
-            await asyncio.shield(settle())
-            await asyncio.shield(deliver())
+            # A client that went away still has its spend counted and its costs recorded: one shielded task
+            # does both, so a second cancellation (the server tearing the request down) cannot stop it between
+            # the two and leave the records queued until some later request.
+            await asyncio.shield(finish())
 
     @staticmethod
     async def _admit(scope: Scope) -> Caller:

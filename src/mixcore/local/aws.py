@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -19,18 +20,51 @@ def physical_name(logical_id: str) -> str:
     return f"mixcore-{logical_id.lower()}"
 
 
+class SerialDynamoDB:
+    """WSGI middleware: DynamoDB requests one at a time.
+
+    DynamoDB applies each write atomically, so a conditional update is a check-and-set (budgets rely
+    on it). moto evaluates the condition and the update as two steps, and its server handles requests
+    concurrently; serialising DynamoDB requests gives the embedded AWS the real service's atomicity.
+    """
+
+    def __init__(self, app: Callable[..., Any]) -> None:
+        self.app = app
+        self.lock = threading.Lock()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+        if not str(environ.get("HTTP_X_AMZ_TARGET", "")).startswith("DynamoDB_"):
+            return self.app(environ, start_response)
+        with self.lock:
+            return list(self.app(environ, start_response))  # the whole answer, inside the lock
+
+
+def moto_server(port: int) -> Any:
+    """moto's ThreadedMotoServer with DynamoDB requests serialised (see SerialDynamoDB)."""
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+    from moto.server import ThreadedMotoServer
+    from werkzeug.serving import make_server
+
+    class Server(ThreadedMotoServer):
+        def _server_entry(self) -> None:  # moto's own, with the app wrapped
+            app = SerialDynamoDB(DomainDispatcherApplication(create_backend_app))
+            self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
+            self._server_ready_event.set()
+            self._server.serve_forever()
+
+    return Server(ip_address="127.0.0.1", port=port, verbose=False)
+
+
 class EmbeddedAws:
     """moto's ThreadedMotoServer plus the resources template.yaml declares."""
 
     def __init__(self, port: int) -> None:
         import logging
 
-        from moto.server import ThreadedMotoServer
-
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
 
         self.port = port
-        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        self.server = moto_server(port)
         self.names: dict[str, str] = {}
 
     @property

@@ -6,20 +6,29 @@ the one deployed.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from mixcore.auth.keys import new_key
+from mixcore.local.aws import EmbeddedAws
 from mixcore.local.template import Template
 from mixcore.store.base import Store
 from mixcore.store.dynamodb import DynamoStore
 from mixcore.store.memory import MemoryStore
 from tests.conftest import REPO
+from tests.integration.conftest import free_port
+
+
+@pytest.fixture(scope="module")
+def embedded_aws() -> Iterator[EmbeddedAws]:
+    """The local stack's AWS (moto's server, DynamoDB writes atomic as in the real service)."""
+    aws = EmbeddedAws(free_port()).start()
+    yield aws
+    aws.stop()
 
 
 @pytest.fixture(params=["memory", "dynamodb"])
@@ -27,12 +36,14 @@ def store(request: pytest.FixtureRequest) -> Iterator[Store]:
     if request.param == "memory":
         yield MemoryStore()
         return
+    aws: EmbeddedAws = request.getfixturevalue("embedded_aws")
     table = Template.load(REPO / "template.yaml").resources()["Table"]["Properties"]
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name="us-east-1")
-        client.create_table(TableName="contract", AttributeDefinitions=table["AttributeDefinitions"],
-                            KeySchema=table["KeySchema"], BillingMode="PAY_PER_REQUEST")
-        yield DynamoStore("contract", client)
+    client = aws.client("dynamodb")
+    name = f"contract-{uuid.uuid4().hex[:8]}"
+    client.create_table(TableName=name, AttributeDefinitions=table["AttributeDefinitions"],
+                        KeySchema=table["KeySchema"], BillingMode="PAY_PER_REQUEST")
+    yield DynamoStore(name, client)
+    client.delete_table(TableName=name)
 
 
 def ranking(category: str, fetched_at: str, top: str) -> dict[str, Any]:
