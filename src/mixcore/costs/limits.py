@@ -1,7 +1,7 @@
 """Per-key budgets and rate limits: atomic counters, and money held before any upstream call.
 
 A budgeted request holds its key's money in two steps. Before each upstream call, `Spending.reserve`
-adds the most that call could cost (see `costs/pricing.max_call_cost`) to the month's committed
+adds the most that call could cost (see `costs/pricing.CallBounds`) to the month's committed
 money with one conditional update, refused when the budget would be passed. After the request
 (answered, failed or abandoned), `Spending.settle` swaps everything it reserved for what its calls
 cost. So any number of concurrent requests commit at most the budget, and every billed call counts,
@@ -41,6 +41,7 @@ def check_before_call(store: UsageStore, key_id: str, *, monthly_budget_usd: flo
             raise RateLimited(f"Rate limit reached for this key: {requests_per_minute} requests per minute.")
     if monthly_budget_usd is not None:
         counters = store.add_usage(key_id, month())
+        # committed_usd covers spend and holds; cost_usd alone still counts for a month begun before holds existed.
         if counters.get("committed_usd", 0.0) >= monthly_budget_usd or counters["cost_usd"] >= monthly_budget_usd:
             raise BudgetExceeded(f"This key has spent {usd(counters['cost_usd'])} of its {usd(monthly_budget_usd)} "
                                  "monthly budget (with what requests in flight hold).")
