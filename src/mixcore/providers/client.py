@@ -175,8 +175,8 @@ class ProviderClient:
                     raw.extend(piece)
                     if len(raw) > MAX_RESPONSE_BYTES:
                         raise UpstreamInvalidResponse(f"response larger than {MAX_RESPONSE_BYTES} bytes")
-        secret = (provider.api_key or "").encode()
-        if len(secret) >= MIN_SECRET_LENGTH and secret in raw:  # an upstream echoing our key to a client
+        secret = echoable_key(provider).encode()
+        if secret and secret in raw:  # an upstream echoing our key to a client
             raw = bytearray(raw.replace(secret, b"[redacted]"))
         try:
             payload = json.loads(raw)
@@ -227,7 +227,7 @@ class ProviderClient:
                            first_deadline: float) -> Chunks:
         translator = PROTOCOLS[provider.protocol].stream_translator()
         current_deadline = first_deadline
-        secret = provider.api_key if provider.api_key and len(provider.api_key) >= MIN_SECRET_LENGTH else ""
+        secret = echoable_key(provider)
         with httpx_errors_as_upstream("stream stalled past the time budget"):
             # Every read, the error body of a refused stream included, is under a deadline.
             async with asyncio.timeout(self._remaining(current_deadline)):
@@ -271,6 +271,12 @@ class ProviderClient:
         if not translator.done and state.finish_reason is None:
             raise UpstreamConnectionError("stream ended before its final event")
         state.usage = translator.usage
+
+
+def echoable_key(provider: ProviderConfig) -> str:
+    """The provider's key, redacted by value from answers it sends back; "" for a placeholder too short to."""
+    key = provider.api_key or ""
+    return key if len(key) >= MIN_SECRET_LENGTH else ""
 
 
 def scrub(error: UpstreamError, provider: ProviderConfig, model: str) -> None:
