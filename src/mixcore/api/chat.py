@@ -12,6 +12,7 @@ import asyncio
 import json
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pydantic import ValidationError
@@ -52,18 +53,22 @@ class RequestLifecycle:
         request_id = new_request_id()
         started = time.monotonic()
         state = scope.setdefault("state", {})
-        answered = {"status": 500, "settled": False, "delivered": False}
+        answered = {"status": 500}
+        after_answer: dict[str, asyncio.Task[None]] = {}
+
+        async def once(step: str, work: Callable[[], Awaitable[None]]) -> None:
+            """Runs `work` once per request, to its end even when the awaiting side is cancelled (a client that
+            hangs up mid-send must not leave the spend unwritten while the records go out)."""
+            if step not in after_answer:
+                after_answer[step] = asyncio.ensure_future(work())
+            await asyncio.shield(after_answer[step])
 
         async def settle() -> None:
             """The key's spend, before the client has the last byte (a next request must see it)."""
-            if not answered["settled"]:
-                answered["settled"] = True
-                await self._settle(state)
+            await once("settle", lambda: self._settle(state))
 
         async def deliver() -> None:
-            if not answered["delivered"]:
-                answered["delivered"] = True
-                await self._deliver(state, int(answered["status"]), started)
+            await once("deliver", lambda: self._deliver(state, int(answered["status"]), started))
 
         async def finish() -> None:
             await settle()
