@@ -157,7 +157,7 @@ def test_leaderboard_endpoints_after_a_refresh_from_fixtures(invoke: Invoke, wir
     assert len(body["entries"]) == len(raw)
     first = body["entries"][0]
     assert first["name"] == "claude-opus-4-5-20251101-thinking-32k"
-    assert first["model"] == "anthropic/claude-opus-4-5-20251101"
+    assert first["model"] == "anthropic/claude-opus-4-5-20251101:thinking-32k"  # the variant the arena ranked
     assert first["score"] == pytest.approx(raw[first["name"]]["rating"], abs=1e-3)
     assert len(body["history"]) == 2  # the 2025-07-24 overview, then the arena-catalog file
 

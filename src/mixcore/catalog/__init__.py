@@ -31,9 +31,15 @@ class Catalog:
     def from_file(cls, data: CatalogFile) -> Catalog:
         catalog = cls(models={m.id: m for m in data.models},
                       unmapped={normalise_name(u.name): u.reason for u in data.unmapped})
-        for model in data.models:
-            for alias in model.aliases:
-                catalog._by_alias.setdefault(normalise_name(alias), model.id)
+        # A leaderboard name attached by the build wins over another model's own API id spelled the same way
+        # ('DeepSeek-V3' is the 2024-12 model wherever a provider's `deepseek-v3` now points).
+        for own_ids in (False, True):
+            for model in data.models:
+                for alias in model.aliases:
+                    form = normalise_name(alias)
+                    # ...and a name the build declared unmapped is not caught by a model's own id either.
+                    if (alias == model.api_model) == own_ids and not (own_ids and form in catalog.unmapped):
+                        catalog._by_alias.setdefault(form, model.id)
         return catalog
 
     def get(self, model_id: str) -> CatalogModel | None:
@@ -51,6 +57,8 @@ class Catalog:
                 model = self.resolve_name(str(name))
                 if model is not None:
                     return model.id
+                if normalise_name(str(name)) in self.unmapped:  # the exact id is known not to be callable
+                    return None
         return None
 
     def unmapped_reason(self, leaderboard_name: str) -> str:

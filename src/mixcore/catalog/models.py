@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field
 
 
@@ -10,12 +12,61 @@ class Modalities(BaseModel):
     output: list[str] = Field(default_factory=lambda: ["text"])
 
 
-class Price(BaseModel):
-    """USD per 1M tokens."""
+class LongContextPrice(BaseModel):
+    """The rates that apply to the whole call once its prompt is longer than `above_tokens` (USD per 1M)."""
 
+    above_tokens: int
     input: float
     output: float
     cached_input: float | None = None
+    cache_write: float | None = None
+
+
+class Price(BaseModel):
+    """USD per 1M tokens, for every token class the price tables name."""
+
+    input: float
+    output: float
+    cached_input: float | None = Field(None, description="cache reads (OpenAI cached_tokens, Anthropic "
+                                                         "cache_read_input_tokens)")
+    cache_write: float | None = Field(None, description="Anthropic cache_creation_input_tokens")
+    reasoning_output: float | None = Field(None, description="reasoning tokens, when priced apart from output")
+    long_context: LongContextPrice | None = None
+
+    def tier(self, prompt_tokens: int) -> Price | LongContextPrice:
+        """The rates for a call with this many prompt tokens."""
+        if self.long_context is not None and prompt_tokens > self.long_context.above_tokens:
+            return self.long_context
+        return self
+
+    def highest_input(self) -> float:
+        """The most one prompt token can cost (a budget reserves at this rate)."""
+        rates = [self.input, self.cache_write or 0.0]
+        if self.long_context is not None:
+            rates += [self.long_context.input, self.long_context.cache_write or 0.0]
+        return max(rates)
+
+    def highest_output(self) -> float:
+        rates = [self.output, self.reasoning_output or 0.0]
+        if self.long_context is not None:
+            rates.append(self.long_context.output)
+        return max(rates)
+
+
+class ReasoningSettings(BaseModel):
+    """How a leaderboard variant was run: sent by the provider adapters on every call to it."""
+
+    effort: Literal["none", "minimal", "low", "medium", "high"] | None = Field(
+        None, description="OpenAI-style reasoning_effort")
+    budget_tokens: int | None = Field(None, ge=0, description="a thinking budget in tokens (Anthropic thinking, "
+                                                             "Gemini thinking_budget, OpenRouter reasoning)")
+
+    def label(self) -> str:
+        """The variant's id suffix, in the leaderboards' own spelling ('thinking-32k', 'reasoning-high')."""
+        if self.budget_tokens is not None:
+            budget = self.budget_tokens
+            return f"thinking-{budget // 1024}k" if budget and budget % 1024 == 0 else f"thinking-{budget}"
+        return f"reasoning-{self.effort}"
 
 
 class CatalogModel(BaseModel):
@@ -32,6 +83,18 @@ class CatalogModel(BaseModel):
     reasoning: bool = False
     open_weights: bool = False
     release_date: str | None = None
+    base_id: str | None = Field(None, description="for a reasoning variant: the catalog id it runs with settings")
+    settings: ReasoningSettings | None = None
+    deprecation_date: str | None = Field(None, description="the provider's shutdown date (LiteLLM), YYYY-MM-DD")
+    retired: str | None = Field(None, description="why the model is no longer callable, when the price data say so")
+
+    def lifecycle_reason(self, today: str) -> str | None:
+        """Why an index mix must not pick this model today (retired, or past its deprecation date), or None."""
+        if self.retired:
+            return "retired: " + self.retired
+        if self.deprecation_date and self.deprecation_date <= today:
+            return f"retired: deprecated on {self.deprecation_date} (LiteLLM's deprecation_date)"
+        return None
 
 
 class UnmappedName(BaseModel):

@@ -26,13 +26,23 @@ PROMPT_SLACK_TOKENS = 1_000
 
 
 def call_cost(price: Price | None, usage: Usage) -> float | None:
-    """USD for one call, or None when the price is unknown (never a silent zero)."""
+    """USD for one call, or None when the price is unknown (never a silent zero).
+
+    Every token class at its own rate: fresh prompt tokens, cache reads, cache writes, answer and (when
+    priced apart) reasoning tokens, all at the long-context tier once the prompt is past its threshold.
+    """
     if price is None:
         return None
+    rates = price.tier(usage.prompt_tokens)
     cached = min(usage.cached_tokens, usage.prompt_tokens)
-    cached_rate = price.cached_input if price.cached_input is not None else price.input
-    return ((usage.prompt_tokens - cached) * price.input + cached * cached_rate
-            + usage.completion_tokens * price.output) / MILLION
+    written = min(usage.cache_write_tokens, usage.prompt_tokens - cached)
+    fresh = usage.prompt_tokens - cached - written
+    cached_rate = rates.cached_input if rates.cached_input is not None else rates.input
+    write_rate = rates.cache_write if rates.cache_write is not None else rates.input
+    reasoning = min(usage.reasoning_tokens, usage.completion_tokens) if price.reasoning_output is not None else 0
+    return (fresh * rates.input + cached * cached_rate + written * write_rate
+            + (usage.completion_tokens - reasoning) * rates.output
+            + reasoning * (price.reasoning_output or 0.0)) / MILLION
 
 
 def catalog_price(model: CatalogModel | None) -> tuple[Price | None, str | None]:
@@ -52,7 +62,8 @@ class CallBounds:
     completion_tokens: int
 
     def max_cost(self, price: Price) -> float:
-        return (self.prompt_tokens * price.input + self.completion_tokens * price.output) / MILLION
+        return (self.prompt_tokens * price.highest_input()
+                + self.completion_tokens * price.highest_output()) / MILLION
 
 
 def prompt_token_bound(params: dict[str, Any]) -> int:
@@ -82,7 +93,9 @@ def call_bounds(params: dict[str, Any], model: CatalogModel | None, gateway_cap:
         cap = (model.max_output_tokens if model and model.max_output_tokens else None) or gateway_cap
     n = params.get("n")
     choices = n if isinstance(n, int) and n > 0 else 1
-    return CallBounds(prompt_tokens=prompt_token_bound(params), completion_tokens=cap * choices)
+    # A thinking budget is added to the answer's room (the Anthropic adapter raises max_tokens by it).
+    thinking = model.settings.budget_tokens or 0 if model is not None and model.settings is not None else 0
+    return CallBounds(prompt_tokens=prompt_token_bound(params), completion_tokens=(cap + thinking) * choices)
 
 
 def believable_usage(usage: Usage | None, bounds: CallBounds, prompt: list[dict[str, Any]], answer: str) -> Usage:

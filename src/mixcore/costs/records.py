@@ -22,6 +22,8 @@ class CallLine(BaseModel):
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cached_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
     estimated: bool = False
     price: Price | None = None
     cost_usd: float | None = None

@@ -48,6 +48,7 @@ def record_call(upstream: Upstream, ctx: RequestContext, candidate: Candidate, *
     ctx.calls.append(CallLine(provider=candidate.provider, model=candidate.model_id, layer=layer, role=role,
                               outcome=outcome, error=error, prompt_tokens=usage.prompt_tokens,
                               completion_tokens=usage.completion_tokens, cached_tokens=usage.cached_tokens,
+                              cache_write_tokens=usage.cache_write_tokens, reasoning_tokens=usage.reasoning_tokens,
                               estimated=usage.estimated, price=price, cost_usd=cost,
                               cost_note=note if cost is None else None, latency_ms=round(latency_ms, 2),
                               retries=retries))
@@ -166,6 +167,7 @@ async def complete_first(upstream: Upstream, ctx: RequestContext, candidates: li
             async with upstream_subsegment(candidate.provider, candidate.model_id, role):
                 completion = await upstream.client.complete(upstream.providers[candidate.provider],
                                                             candidate.api_model, params,
+                                                            reasoning=candidate.settings,
                                                             deadline=attempt_deadline(
                                                                 upstream, ctx, attempt_timeout,
                                                                 last=candidate is candidates[-1]))
@@ -212,7 +214,7 @@ async def stream_first(upstream: Upstream, ctx: RequestContext, candidates: list
         state = StreamState()
         started = time.monotonic()
         chunks = upstream.client.stream(upstream.providers[candidate.provider], candidate.api_model, params,
-                                        deadline=ctx.deadline, state=state,
+                                        deadline=ctx.deadline, state=state, reasoning=candidate.settings,
                                         first_chunk_deadline=attempt_deadline(upstream, ctx, attempt_timeout,
                                                                               last=candidate is candidates[-1]))
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from mixcore.catalog.models import CatalogModel
@@ -73,6 +74,7 @@ def resolve_index(mix: IndexMix, ranking: dict[str, Any], upstream: Upstream,
     resolution = Resolution(mix=mix, ranking=ranking)
     seen: dict[str, int] = {}
     denied = {name.lower() for name in mix.deny}
+    today = datetime.now(UTC).date().isoformat()
 
     def skip(entry: dict[str, Any], reason: str, model_id: str | None = None) -> None:
         if len(resolution.skipped) < MAX_SKIPS_REPORTED:
@@ -86,8 +88,7 @@ def resolve_index(mix: IndexMix, ranking: dict[str, Any], upstream: Upstream,
                                        "reason": "pinned, but not in the catalog or its provider is not configured"})
             continue
         seen[pinned] = 0
-        resolution.candidates.append(Candidate(model_id=pinned, provider=model.provider, api_model=model.api_model,
-                                               name="pinned by the mix definition"))
+        resolution.candidates.append(Candidate.of(model, name="pinned by the mix definition"))
         resolution.details.append({"rank": None, "name": "pinned by the mix definition", "model": pinned,
                                    "price": model.price.model_dump() if model.price else None,
                                    "context_window": model.context_window, "available": True})
@@ -109,7 +110,7 @@ def resolve_index(mix: IndexMix, ranking: dict[str, Any], upstream: Upstream,
             continue
         seen[model_id] = entry["rank"]
         model = catalog.models[model_id]
-        reason = violation(model, constraints)
+        reason = model.lifecycle_reason(today) or violation(model, constraints)
         if reason is not None:
             skip(entry, reason, model_id)
             continue
@@ -121,9 +122,8 @@ def resolve_index(mix: IndexMix, ranking: dict[str, Any], upstream: Upstream,
         if cooling > 0:
             skip(entry, f"{model_id} cooling down ({cooling:.0f}s left)", model_id)
             continue
-        resolution.candidates.append(Candidate(model_id=model_id, provider=model.provider,
-                                               api_model=model.api_model, rank=entry["rank"],
-                                               score=entry.get("score"), name=entry["name"]))
+        resolution.candidates.append(Candidate.of(model, rank=entry["rank"], score=entry.get("score"),
+                                                  name=entry["name"]))
         resolution.details.append({"rank": entry["rank"], "name": entry["name"], "score": entry.get("score"),
                                    "model": model_id, "price": model.price.model_dump() if model.price else None,
                                    "context_window": model.context_window, "available": True})

@@ -14,7 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from mixcore.catalog import Catalog
+from mixcore.catalog import Catalog, CatalogModel
+from mixcore.catalog.models import ReasoningSettings
 from mixcore.costs.limits import Spending
 from mixcore.costs.records import CallLine, CostRecord
 from mixcore.errors import ModelNotFound
@@ -32,9 +33,17 @@ class Candidate:
     rank: int | None = None
     score: float | None = None
     name: str | None = None
+    settings: ReasoningSettings | None = None  # a reasoning variant's, sent on every call
+
+    @classmethod
+    def of(cls, model: CatalogModel, **ranked: Any) -> Candidate:
+        return cls(model_id=model.id, provider=model.provider, api_model=model.api_model, settings=model.settings,
+                   **ranked)
 
     def describe(self) -> dict[str, Any]:
         described: dict[str, Any] = {"model": self.model_id}
+        if self.settings is not None:
+            described["settings"] = self.settings.model_dump(exclude_none=True)
         if self.rank is not None:
             described.update(rank=self.rank, score=self.score, name=self.name)
         return described
@@ -87,4 +96,6 @@ class Upstream:
             raise ModelNotFound(f"The model {model!r} does not exist. Use a mix id (see GET /v1/models) or "
                                 f"'provider/model' with a provider among: {known}.", param="model")
         entry = self.catalog.get(model)
-        return Candidate(model_id=model, provider=provider, api_model=entry.api_model if entry else api_model)
+        if entry is not None:
+            return Candidate.of(entry)
+        return Candidate(model_id=model, provider=provider, api_model=api_model)

@@ -6,6 +6,7 @@ import json
 import time
 from typing import Any
 
+from mixcore.catalog.models import ReasoningSettings
 from mixcore.providers.config import ProviderConfig
 from mixcore.providers.errors import UpstreamInvalidResponse, UpstreamServerError, error_message_from_body
 from mixcore.providers.types import Usage, token_counts
@@ -69,20 +70,21 @@ def to_anthropic_messages(messages: list[dict[str, Any]]) -> tuple[str, list[dic
 
 
 def _usage(raw: Any) -> Usage | None:
-    """Anthropic reports cache reads apart from `input_tokens`; the prompt count includes them."""
-    counts = token_counts(raw, "input_tokens", "output_tokens", "cache_read_input_tokens") \
-        if isinstance(raw, dict) else None
+    """Anthropic reports cache reads and writes apart from `input_tokens`; the prompt count includes both."""
+    counts = token_counts(raw, "input_tokens", "output_tokens", "cache_read_input_tokens",
+                          "cache_creation_input_tokens") if isinstance(raw, dict) else None
     if counts is None:
         return None
-    fresh, output, cache_read = counts
-    return Usage(prompt_tokens=fresh + cache_read, completion_tokens=output, cached_tokens=cache_read)
+    fresh, output, cache_read, cache_write = counts
+    return Usage(prompt_tokens=fresh + cache_read + cache_write, completion_tokens=output, cached_tokens=cache_read,
+                 cache_write_tokens=cache_write)
 
 
 class AnthropicProtocol:
     name = "anthropic"
 
-    def request(self, provider: ProviderConfig, model: str, params: dict[str, Any],
-                stream: bool) -> tuple[str, dict[str, str], dict[str, Any]]:
+    def request(self, provider: ProviderConfig, model: str, params: dict[str, Any], stream: bool, *,
+                reasoning: ReasoningSettings | None = None) -> tuple[str, dict[str, str], dict[str, Any]]:
         system, turns = to_anthropic_messages(params.get("messages") or [])
         body: dict[str, Any] = {
             "model": model, "messages": turns, "stream": stream,
@@ -90,7 +92,14 @@ class AnthropicProtocol:
         }
         if system:
             body["system"] = system
-        for key in ("temperature", "top_p", "top_k"):
+        sampling: tuple[str, ...] = ("temperature", "top_p", "top_k")
+        if reasoning is not None and reasoning.budget_tokens:
+            # Extended thinking: max_tokens counts the thinking too, so the answer keeps the room asked for;
+            # Anthropic refuses temperature and top_k with thinking on (and top_p below 0.95).
+            body["thinking"] = {"type": "enabled", "budget_tokens": reasoning.budget_tokens}
+            body["max_tokens"] += reasoning.budget_tokens
+            sampling = ()
+        for key in sampling:
             if params.get(key) is not None:
                 body[key] = params[key]
         stop = params.get("stop")

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 import httpx
 from httpx_sse import EventSource
 
+from mixcore.catalog.models import ReasoningSettings
 from mixcore.providers.anthropic import AnthropicProtocol
 from mixcore.providers.config import ProviderConfig
 from mixcore.providers.errors import (
@@ -49,8 +50,10 @@ class WireProtocol(Protocol):
 
     name: str
 
-    def request(self, provider: ProviderConfig, model: str, params: dict[str, Any],
-                stream: bool) -> tuple[str, dict[str, str], dict[str, Any]]: ...
+    def request(self, provider: ProviderConfig, model: str, params: dict[str, Any], stream: bool, *,
+                reasoning: ReasoningSettings | None = None) -> tuple[str, dict[str, str], dict[str, Any]]:
+        """URL, headers and body of one call; `reasoning` is the catalog variant's settings, sent as this
+        protocol (and provider) spells them."""
 
     def parse_completion(self, body: Any) -> tuple[dict[str, Any], Usage | None]: ...
 
@@ -61,10 +64,11 @@ class ChatClient(Protocol):
     """The seam the mixes call providers through; `ProviderClient` is the httpx implementation."""
 
     async def complete(self, provider: ProviderConfig, model: str, params: dict[str, Any], *,
-                       deadline: float) -> Completion: ...
+                       deadline: float, reasoning: ReasoningSettings | None = None) -> Completion: ...
 
     def stream(self, provider: ProviderConfig, model: str, params: dict[str, Any], *, deadline: float,
-               state: StreamState, first_chunk_deadline: float | None = None) -> Chunks: ...
+               state: StreamState, first_chunk_deadline: float | None = None,
+               reasoning: ReasoningSettings | None = None) -> Chunks: ...
 
 
 PROTOCOLS: dict[str, WireProtocol] = {"openai": OpenAIProtocol(), "anthropic": AnthropicProtocol()}
@@ -143,9 +147,9 @@ class ProviderClient:
                                 retry_after=parse_retry_after(response.headers.get("retry-after")))
 
     async def complete(self, provider: ProviderConfig, model: str, params: dict[str, Any], *,
-                       deadline: float) -> Completion:
+                       deadline: float, reasoning: ReasoningSettings | None = None) -> Completion:
         protocol = PROTOCOLS[provider.protocol]
-        url, headers, body = protocol.request(provider, model, params, stream=False)
+        url, headers, body = protocol.request(provider, model, params, stream=False, reasoning=reasoning)
         started = time.monotonic()
         attempt = 0
         while True:
@@ -193,7 +197,8 @@ class ProviderClient:
                           retries=retries)
 
     async def stream(self, provider: ProviderConfig, model: str, params: dict[str, Any], *, deadline: float,
-                     state: StreamState, first_chunk_deadline: float | None = None) -> Chunks:
+                     state: StreamState, first_chunk_deadline: float | None = None,
+                     reasoning: ReasoningSettings | None = None) -> Chunks:
         """Yield OpenAI-shaped chunks. Retries happen only before the first chunk is yielded.
 
         The first chunk must arrive by `first_chunk_deadline` (a fallback chain's per-attempt cap);
@@ -201,7 +206,7 @@ class ProviderClient:
         """
         first_deadline = min(deadline, first_chunk_deadline or deadline)
         protocol = PROTOCOLS[provider.protocol]
-        url, headers, body = protocol.request(provider, model, params, stream=True)
+        url, headers, body = protocol.request(provider, model, params, stream=True, reasoning=reasoning)
         attempt = 0
         while True:
             attempt += 1

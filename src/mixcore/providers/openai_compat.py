@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from mixcore.catalog.models import ReasoningSettings
 from mixcore.providers.config import ProviderConfig
 from mixcore.providers.errors import UpstreamInvalidResponse
 from mixcore.providers.types import Usage, token_counts
@@ -14,11 +15,28 @@ def usage_from_openai(raw: Any) -> Usage | None:
     if not isinstance(raw, dict):
         return None
     details = raw.get("prompt_tokens_details") or {}
+    output_details = raw.get("completion_tokens_details") or {}
     counts = token_counts(raw, "prompt_tokens", "completion_tokens")
     cached = token_counts(details, "cached_tokens") if isinstance(details, dict) else None
-    if counts is None or cached is None:
+    reasoning = token_counts(output_details, "reasoning_tokens") if isinstance(output_details, dict) else None
+    if counts is None or cached is None or reasoning is None:
         return None
-    return Usage(prompt_tokens=counts[0], completion_tokens=counts[1], cached_tokens=cached[0])
+    return Usage(prompt_tokens=counts[0], completion_tokens=counts[1], cached_tokens=cached[0],
+                 reasoning_tokens=min(reasoning[0], counts[1]))
+
+
+def reasoning_fields(provider: str, reasoning: ReasoningSettings) -> dict[str, Any]:
+    """A variant's settings as this provider's OpenAI-compatible API takes them.
+
+    OpenAI and xAI: `reasoning_effort`. Gemini's OpenAI endpoint: `reasoning_effort`, or a token budget
+    under `extra_body.google.thinking_config` (the two cannot be combined). OpenRouter: its `reasoning` object.
+    """
+    if provider == "openrouter":
+        return {"reasoning": {"max_tokens": reasoning.budget_tokens} if reasoning.budget_tokens is not None
+                else {"effort": reasoning.effort}}
+    if reasoning.budget_tokens is not None:
+        return {"extra_body": {"google": {"thinking_config": {"thinking_budget": reasoning.budget_tokens}}}}
+    return {"reasoning_effort": reasoning.effort}
 
 
 class OpenAIProtocol:
@@ -26,12 +44,14 @@ class OpenAIProtocol:
 
     name = "openai"
 
-    def request(self, provider: ProviderConfig, model: str, params: dict[str, Any],
-                stream: bool) -> tuple[str, dict[str, str], dict[str, Any]]:
+    def request(self, provider: ProviderConfig, model: str, params: dict[str, Any], stream: bool, *,
+                reasoning: ReasoningSettings | None = None) -> tuple[str, dict[str, str], dict[str, Any]]:
         headers = {"content-type": "application/json"}
         if provider.api_key:
             headers["authorization"] = f"Bearer {provider.api_key}"
         body = {**params, "model": model, "stream": stream}
+        if reasoning is not None:
+            body.update(reasoning_fields(provider.name, reasoning))
         if stream:
             body["stream_options"] = {"include_usage": True}
         else:
