@@ -33,6 +33,8 @@ class Settings(BaseSettings):
     attempt_timeout_seconds: float = 20.0
     cooldown_seconds: float = 30.0
     cooldown_failures: int = 3
+    # A model its provider says does not exist is set aside this long (retired models stop costing a call).
+    model_not_found_cooldown_seconds: float = 6 * 3600.0
     cache_ttl_seconds: float = 60.0
     max_body_bytes: int = Field(default=1_000_000)
     max_messages: int = 1000

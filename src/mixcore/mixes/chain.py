@@ -62,6 +62,9 @@ def skip_reason(upstream: Upstream, ctx: RequestContext, candidate: Candidate) -
     if provider is None or not provider.configured:
         return ProviderNotConfigured(f"provider {candidate.provider!r} is not configured")
     left = upstream.cooldowns.cooling(candidate.provider, candidate.model_id, ctx.key_id)
+    gone = upstream.cooldowns.gone(candidate.model_id) if left > 0 else None
+    if gone is not None:  # still a 404 for a direct call, without paying for the call again
+        return UpstreamModelNotFound(f"{gone} (not called again for {left:.0f}s)")
     if left > 0:
         return ProviderCoolingDown(f"{candidate.model_id} is cooling down for {left:.0f}s more")
     if ctx.may_not_call_unpriced() and catalog_price(upstream.catalog.get(candidate.model_id))[0] is None:
@@ -140,7 +143,10 @@ def attempt_failed(upstream: Upstream, ctx: RequestContext, candidate: Candidate
     if isinstance(error, UpstreamBadRequest):
         raise InvalidRequest(f"The provider rejected the request: {client_safe(error.message, 500)}",
                              code="upstream_bad_request") from error
-    if counts_against_provider(error, stream=stream):
+    if isinstance(error, UpstreamModelNotFound):
+        upstream.cooldowns.model_gone(candidate.model_id, upstream.settings.model_not_found_cooldown_seconds,
+                                      f"its provider answered 404 model_not_found: {client_safe(error.message, 120)}")
+    elif counts_against_provider(error, stream=stream):
         upstream.cooldowns.failed(candidate.provider, candidate.model_id, ctx.key_id,
                                   whole_provider=isinstance(error, UpstreamConnectionError))
 

@@ -26,6 +26,8 @@ class Cooldowns:
     # (scope, tenant or EVERYONE) → monotonic time the cool-down ends
     _until: dict[tuple[str, str], float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    # model → why it is set aside for everyone at once (not a count of failures)
+    _gone: dict[str, str] = field(default_factory=dict)
 
     def cooling(self, provider: str, model: str | None = None, tenant: str | None = None,
                 now: float | None = None) -> float:
@@ -52,11 +54,28 @@ class Cooldowns:
                 self._until[(scope, EVERYONE)] = now + self.seconds
                 self._failures[scope] = []
 
+    def model_gone(self, model: str, seconds: float, reason: str) -> None:
+        """The provider says this model does not exist (404 model_not_found): nobody's request should pay for
+        that call again for a long while. Only this model is set aside, never its provider."""
+        with self._lock:
+            self._until[(model, EVERYONE)] = time.monotonic() + seconds
+            self._gone[model] = reason
+
+    def reason(self, model: str) -> str:
+        """Why a cooling model is set aside, in words for a mix's description."""
+        return self._gone.get(model, "cooling down after repeated failures")
+
+    def gone(self, model: str) -> str | None:
+        """Why the model is set aside as not existing, while it is; else None."""
+        reason = self._gone.get(model)
+        return reason if reason is not None and self.cooling(model) > 0 else None
+
     def succeeded(self, provider: str, model: str | None = None) -> None:
         """A call answered: the provider and the model are healthy again, for everyone."""
         scopes = {provider} | ({model} if model else set())
         with self._lock:
             for scope in scopes:
                 self._failures.pop(scope, None)
+                self._gone.pop(scope, None)
             for key in [k for k in self._until if k[0] in scopes]:
                 del self._until[key]

@@ -120,7 +120,7 @@ def resolve_index(mix: IndexMix, ranking: dict[str, Any], upstream: Upstream,
             continue
         cooling = cooldowns.cooling(model.provider, model_id)
         if cooling > 0:
-            skip(entry, f"{model_id} cooling down ({cooling:.0f}s left)", model_id)
+            skip(entry, f"{model_id} set aside for {cooling:.0f}s more: {cooldowns.reason(model_id)}", model_id)
             continue
         resolution.candidates.append(Candidate.of(model, rank=entry["rank"], score=entry.get("score"),
                                                   name=entry["name"]))

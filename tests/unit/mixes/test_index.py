@@ -220,3 +220,20 @@ async def test_a_long_generation_that_times_out_cools_nothing_down(gateway: Gate
         answer = await gateway.complete(request(), request_context(gateway, tenant))
         assert answer.body["mix"]["attempts"][0]["error"] == "timeout"
     assert gateway.upstream.cooldowns.cooling("openai", "openai/gpt-4o") == 0
+
+
+async def test_a_model_its_provider_says_is_gone_is_not_called_again(gateway: Gateway, registry: MixRegistry,
+                                                                    demo: DemoProviderServer) -> None:
+    demo.set_behaviour("openai/gpt-4o", Behaviour(status=404, message="The model `gpt-4o` does not exist"))
+    first = await gateway.complete(request(), request_context(gateway, "key_a"))
+    assert first.body["model"] == "anthropic/claude-sonnet-4-5"
+    second = await gateway.complete(request(), request_context(gateway, "key_b"))  # another tenant, same verdict
+    assert second.body["model"] == "anthropic/claude-sonnet-4-5"
+    assert len(demo.calls_for("openai/gpt-4o")) == 1
+    skipped = {s["model"]: s["reason"] for s in registry.describe("index/lmsys-coding")["resolution"]["skipped"]}
+    assert "404 model_not_found" in skipped["openai/gpt-4o"]
+    assert gateway.upstream.cooldowns.cooling("anthropic") == 0 and gateway.upstream.cooldowns.cooling("openai") == 0
+    with pytest.raises(Exception) as direct:  # a direct call still says 404, without a call
+        await gateway.complete(request("openai/gpt-4o"), request_context(gateway, "key_c"))
+    assert getattr(direct.value, "status", None) == 404
+    assert len(demo.calls_for("openai/gpt-4o")) == 1
