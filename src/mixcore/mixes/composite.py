@@ -75,8 +75,9 @@ class Call:
 
 
 async def run_member(upstream: Upstream, members: MemberResolver, ctx: RequestContext, member: Member,
-                     params: dict[str, Any], *, layer: int, role: str) -> Call:
-    candidates = members.member_candidates(member.model)
+                     params: dict[str, Any], *, layer: int, role: str, candidates: list[Candidate] | None = None,
+                     ) -> Call:
+    candidates = candidates if candidates is not None else members.member_candidates(member.model)
     attempts: list[dict[str, Any]] = []
     candidate, completion = await complete_first(upstream, ctx, candidates, params, what=member.model, layer=layer,
                                                  role=role, attempts=attempts)
@@ -98,9 +99,36 @@ def replay(call: Call) -> OpenStream:
 
 # Synthesis -----------------------------------------------------------------------------------------
 
+def distinct_proposers(members: MemberResolver, proposers: list[Member],
+                       notes: list[dict[str, Any]]) -> list[list[Candidate]]:
+    """Each proposer's candidates, so that different positions of a layer never land on one model.
+
+    When `index/lmsys-math#1` resolves to the model `index/lmsys-coding#1` already proposes (a reasoning
+    variant counts as its base model), the next distinct model of that ranking proposes instead, and
+    `notes` says so. The same position listed twice (Self-MoA's samples) is a deliberate repeat.
+    """
+    taken: dict[str, str] = {}  # model → the member spec that proposes with it
+    chosen: list[list[Candidate]] = []
+    for member in proposers:
+        candidates = members.member_candidates(member.model)
+        if member.model.startswith("index/") and candidates:
+            fresh = [c for c in candidates if taken.get(c.same_model, member.model) == member.model]
+            if fresh and fresh[0] is not candidates[0]:
+                notes.append({"member": member.model, "instead_of": candidates[0].model_id,
+                              "model": fresh[0].model_id,
+                              "reason": f"same model as {taken[candidates[0].same_model]}; the next distinct one "
+                                        "of the ranking proposes"})
+            candidates = fresh or candidates
+        if candidates:
+            taken.setdefault(candidates[0].same_model, member.model)
+        chosen.append(candidates)
+    return chosen
+
+
 async def cancel_and_record(upstream: Upstream, members: MemberResolver, ctx: RequestContext,
                             pending: dict[asyncio.Task[Call], Member], params: dict[str, Any], *, started: float,
-                            layer: int, role: str, reason: str) -> list[str]:
+                            layer: int, role: str, reason: str,
+                            chosen: dict[int, list[Candidate]] | None = None) -> list[str]:
     """Cancel calls still running and record each as a cancelled call with an estimated prompt.
 
     The provider may bill the prompt of a call cut off mid-way: it is recorded, never dropped.
@@ -113,7 +141,7 @@ async def cancel_and_record(upstream: Upstream, members: MemberResolver, ctx: Re
         with contextlib.suppress(asyncio.CancelledError, MixcoreError):
             await task
         prompt = estimate_tokens(message_text(params.get("messages") or []))
-        candidate = members.member_candidates(member.model)[0]
+        candidate = ((chosen or {}).get(id(member)) or members.member_candidates(member.model))[0]
         record_call(upstream, ctx, candidate, usage=Usage(prompt_tokens=prompt, estimated=True),
                     latency_ms=(time.monotonic() - started) * 1000, outcome="cancelled", error=reason,
                     layer=layer, role=role)
@@ -126,8 +154,10 @@ async def run_layer(upstream: Upstream, members: MemberResolver, ctx: RequestCon
                     straggler: float, info: dict[str, Any]) -> list[Call]:
     """Proposers run concurrently; once the quorum answered, the rest get at most `straggler` seconds."""
     started = time.monotonic()
+    notes: list[dict[str, Any]] = []
+    chosen = {id(m): c for m, c in zip(proposers, distinct_proposers(members, proposers, notes), strict=True)}
     tasks = {asyncio.create_task(run_member(upstream, members, ctx, m, member_params(params, m), layer=layer,
-                                            role="proposer")): m for m in proposers}
+                                            role="proposer", candidates=chosen[id(m)])): m for m in proposers}
     answered: list[Call] = []
     errors: list[str] = []
     refused: BudgetExceeded | None = None
@@ -154,15 +184,17 @@ async def run_layer(upstream: Upstream, members: MemberResolver, ctx: RequestCon
         # The client went away: stop every proposer still running, and keep what they cost.
         await asyncio.shield(cancel_and_record(upstream, members, ctx, {t: tasks[t] for t in pending}, params,
                                                started=started, layer=layer, role="proposer",
-                                               reason="client_disconnected"))
+                                               reason="client_disconnected", chosen=chosen))
         raise
     dropped = await cancel_and_record(upstream, members, ctx, {t: tasks[t] for t in pending}, params,
-                                      started=started, layer=layer, role="proposer", reason="straggler")
+                                      started=started, layer=layer, role="proposer", reason="straggler",
+                                      chosen=chosen)
     # Keep the members' order, not the order of arrival: answers are numbered for the next layer.
     order = {id(m): i for i, m in enumerate(proposers)}
     answered.sort(key=lambda c: order[id(c.member)])
     info.setdefault("layers", []).append({"layer": layer, "answered": [c.candidate.model_id for c in answered],
-                                          "failed": errors, "dropped_stragglers": dropped})
+                                          "failed": errors, "dropped_stragglers": dropped,
+                                          **({"substituted": notes} if notes else {})})
     if len(answered) < min_proposers:
         if refused is not None:  # the key's budget, not the providers, stopped the layer
             raise refused

@@ -34,11 +34,17 @@ class Candidate:
     score: float | None = None
     name: str | None = None
     settings: ReasoningSettings | None = None  # a reasoning variant's, sent on every call
+    base_id: str | None = None  # a reasoning variant's plain model: the same model, for diversity
 
     @classmethod
     def of(cls, model: CatalogModel, **ranked: Any) -> Candidate:
         return cls(model_id=model.id, provider=model.provider, api_model=model.api_model, settings=model.settings,
-                   **ranked)
+                   base_id=model.base_id, **ranked)
+
+    @property
+    def same_model(self) -> str:
+        """The model behind the id: a reasoning variant and its base are one model."""
+        return self.base_id or self.model_id
 
     def describe(self) -> dict[str, Any]:
         described: dict[str, Any] = {"model": self.model_id}

@@ -225,3 +225,34 @@ async def test_a_hanging_aggregator_leaves_its_fallback_time_to_answer(composite
     assert result.body["model"] == "local/m-fast"
     aggregators = [c for c in ctx.calls if c.role == "aggregator"]
     assert [(c.model, c.outcome) for c in aggregators] == [("local/m-d", "error"), ("local/m-fast", "ok")]
+
+
+def arena(category: str, names: list[str]) -> dict[str, Any]:
+    return {"source": "lmsys", "category": category, "fetched_at": "2026-11-20T00:00:00+00:00",
+            "data_date": "2026-11-20", "content_hash": category, "metric": "arena score",
+            "entries": [{"rank": i + 1, "name": n, "key": None, "score": 1500.0 - i} for i, n in enumerate(names)]}
+
+
+async def test_moa_proposers_are_four_distinct_models_and_the_mix_says_who_stood_in(gateway: Gateway,
+                                                                                   demo: DemoProviderServer) -> None:
+    """Coding #1 (Opus 4.5 with thinking) and math #1 (Opus 4.5) are one model: math's next distinct one
+    proposes instead. The defaults' moa and self-consistency definitions, on rankings written here."""
+    store = MemoryStore()
+    store.put_ranking(arena("overall", ["gpt-5.1", "claude-sonnet-4-5-20250929", "gemini-2.5-pro"]))
+    store.put_ranking(arena("coding", ["claude-opus-4-5-20251101-thinking-32k", "gpt-5.1"]))
+    store.put_ranking(arena("math", ["claude-opus-4-5-20251101", "gpt-5.1", "gemini-2.5-pro", "grok-4"]))
+    gateway.upstream.settings.cache_ttl_seconds = 0
+    use_store(gateway, store)
+    result = await gateway.complete(request("synthesis/moa"), request_context(gateway, "k"))
+    first = result.body["mix"]["layers"][0]
+    assert sorted(first["answered"]) == sorted(["openai/gpt-5.1", "anthropic/claude-sonnet-4-5-20250929",
+                                                "anthropic/claude-opus-4-5-20251101:thinking-32k",
+                                                "google/gemini-2.5-pro"])
+    assert first["substituted"] == [{"member": "index/lmsys-math#1", "instead_of": "anthropic/claude-opus-4-5-20251101",
+                                     "model": "google/gemini-2.5-pro", "reason": first["substituted"][0]["reason"]}]
+    thinking = [c.body for c in demo.calls_for("anthropic/claude-opus-4-5-20251101")]
+    assert thinking and all(b.get("thinking") == {"type": "enabled", "budget_tokens": 32768} for b in thinking)
+
+    demo.reset()
+    voted = await gateway.complete(request("vote/self-consistency"), request_context(gateway, "k"))
+    assert [v["model"] for v in voted.body["mix"]["votes"]] == ["openai/gpt-5.1"] * 5
