@@ -84,7 +84,15 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     from mixcore.leaderboards.indexer import Report, refresh
 
     sources = [args.source] if args.source else None
-    store = _store()
+    if args.snapshot and not args.from_path:
+        print("mixcore refresh --snapshot needs --from (e.g. tests/fixtures/leaderboards)", file=sys.stderr)
+        return 2
+    if args.snapshot:
+        from mixcore.store.memory import MemoryStore
+
+        store: Store = MemoryStore()
+    else:
+        store = _store()
 
     async def run() -> Report:
         fetcher: Fetcher = LocalFetcher(Path(args.from_path), sources) if args.from_path else HttpFetcher()
@@ -99,10 +107,30 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     report = asyncio.run(run())
     for outcome in report.outcomes:
         print(outcome.line())
+    if args.snapshot:
+        return write_snapshot(store)
     print(f"{report.count('stored')} stored, {report.count('unchanged')} unchanged, "
           f"{report.count('rejected')} rejected" + (f"; failed sources: {', '.join(report.failed_sources)}"
                                                     if report.failed_sources else ""))
     return 1 if report.failed_sources else 0
+
+
+def write_snapshot(store: Store) -> int:
+    """The package's leaderboard snapshot: the default index mixes' categories, from what was just read."""
+    from datetime import UTC, datetime
+
+    from mixcore.leaderboards import snapshot
+    from mixcore.mixes.definitions import IndexMix, default_mixes
+
+    categories = {(m.source, m.category) for m in default_mixes().values() if isinstance(m, IndexMix)}
+    built_at = datetime.now(UTC).isoformat(timespec="seconds")
+    data = snapshot.snapshot_of(store.list_latest(), categories, built_at)
+    target = Path(snapshot.__file__).parent / snapshot.SNAPSHOT_FILE
+    target.write_text(json.dumps(data, indent=None, separators=(",", ":")) + "\n")
+    missing = sorted(f"{s}/{c}" for s, c in categories - {(r["source"], r["category"]) for r in data["rankings"]})
+    print(f"Wrote {len(data['rankings'])} rankings to {target}" + (f"; missing: {', '.join(missing)}" if missing
+                                                                   else ""))
+    return 1 if missing else 0
 
 
 def cmd_mixes(args: argparse.Namespace) -> int:
@@ -203,6 +231,9 @@ def build_parser() -> argparse.ArgumentParser:
     refresh = sub.add_parser("refresh", help="one indexer run: fetch, parse, check and store leaderboards")
     refresh.add_argument("--source", choices=["lmsys", "seal", "bigcodebench"])
     refresh.add_argument("--from", dest="from_path", help="a saved file, or a folder with source/ sub-folders")
+    refresh.add_argument("--snapshot", action="store_true",
+                         help="write the package's leaderboard snapshot (what a fresh stack answers from) instead "
+                              "of storing")
     refresh.set_defaults(func=cmd_refresh)
 
     mixes = sub.add_parser("mixes", help="list, show, add or seed mix definitions")

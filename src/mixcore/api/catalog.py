@@ -13,6 +13,7 @@ from mixcore.api.resolver import new_resolver
 from mixcore.container import get_gateway, get_store
 from mixcore.errors import InvalidRequest, NotFound
 from mixcore.leaderboards import views
+from mixcore.leaderboards.snapshot import all_latest, latest_ranking
 from mixcore.schemas import ChatCompletionRequest
 
 CREATED = 1_700_000_000
@@ -75,7 +76,7 @@ def register_catalog_routes(app: APIGatewayRestResolver) -> APIGatewayRestResolv
 
     @app.get("/v1/leaderboards")
     def list_leaderboards() -> Response[str]:
-        data = [views.summary(r) for r in get_store().list_latest()]
+        data = [views.summary(r) for r in all_latest(get_store())]
         return Response(200, "application/json", json.dumps({"object": "list", "data": data}))
 
     @app.get("/v1/leaderboards/<source>/<category>")
@@ -84,7 +85,7 @@ def register_catalog_routes(app: APIGatewayRestResolver) -> APIGatewayRestResolv
         if not (raw.isascii() and raw.isdigit()) or int(raw) > 100:
             raise InvalidRequest("history must be a whole number from 0 to 100.", param="history")
         store = get_store()
-        ranking = store.get_latest(source, category)
+        ranking = latest_ranking(store, source, category)
         if ranking is None:
             raise NotFound(f"No ranking stored for {source}/{category}. See GET /v1/leaderboards.")
         history = store.history(source, category, int(raw)) if int(raw) else None

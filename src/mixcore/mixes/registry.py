@@ -12,6 +12,7 @@ from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
 from mixcore.errors import MixUnavailable, ModelNotFound
+from mixcore.leaderboards.snapshot import latest_ranking
 from mixcore.mixes.composite import composite_plan
 from mixcore.mixes.definitions import IndexMix, MixDefinition, default_mixes, parse_mix
 from mixcore.mixes.index import Resolution, resolve_index
@@ -68,7 +69,7 @@ class MixRegistry:
         return mix
 
     def ranking(self, source: str, category: str) -> dict[str, Any] | None:
-        return self.cache.get(("ranking", source, category), lambda: self.store().get_latest(source, category))
+        return self.cache.get(("ranking", source, category), lambda: latest_ranking(self.store(), source, category))
 
     def resolve_index(self, mix: IndexMix, overrides: MixOverrides | None = None) -> Resolution:
         ranking = self.ranking(mix.source, mix.category)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import anyio
@@ -14,7 +15,7 @@ from mixcore.mixes.gateway import Gateway
 from mixcore.mixes.registry import MixRegistry
 from mixcore.schemas import ChatCompletionRequest
 from mixcore.store.memory import MemoryStore
-from tests.conftest import request_context, use_store
+from tests.conftest import REPO, request_context, use_store
 
 pytestmark = pytest.mark.anyio
 
@@ -152,10 +153,25 @@ async def test_unconfigured_provider_is_skipped(gateway: Gateway, registry: MixR
     assert any(s["reason"] == "provider openai not configured" for s in result.body["mix"]["skipped"])
 
 
-async def test_no_ranking_yet_is_a_clear_503(gateway: Gateway, registry: MixRegistry) -> None:
+async def test_no_ranking_yet_is_a_clear_503(gateway: Gateway, store: MemoryStore, registry: MixRegistry) -> None:
+    store.put_mix({"id": "index/seal-humanitys-last-exam", "kind": "index", "source": "seal",
+                   "category": "humanitys-last-exam"})  # not a default category: nothing shipped for it
     with pytest.raises(MixUnavailable) as missing:
-        await gateway.complete(request("index/seal-coding"), request_context(gateway, "k"))
+        await gateway.complete(request("index/seal-humanitys-last-exam"), request_context(gateway, "k"))
     assert "mixcore refresh" in missing.value.message
+
+
+async def test_a_fresh_stack_answers_from_the_packaged_snapshot_until_a_refresh(gateway: Gateway, store: MemoryStore,
+                                                                                registry: MixRegistry) -> None:
+    packaged = json.loads((REPO / "src/mixcore/leaderboards/data/snapshot.json").read_text())
+    seal = next(r for r in packaged["rankings"] if (r["source"], r["category"]) == ("seal", "spanish"))
+    assert store.get_latest("seal", "spanish") is None
+    result = await gateway.complete(request("index/seal-spanish"), request_context(gateway, "k"))
+    assert result.body["mix"]["ranking"]["fetched_at"] == seal["fetched_at"]
+    store.put_ranking({**ranking(RANKED, category="spanish"), "source": "seal"})  # the first refresh
+    result = await gateway.complete(request("index/seal-spanish"), request_context(gateway, "k"))
+    assert result.body["model"] == "openai/gpt-4o" and result.body["mix"]["ranking"]["source"] == "seal"
+    assert result.body["mix"]["ranking"]["fetched_at"] == "2026-11-20T00:00:00+00:00"
 
 
 async def test_stream_falls_back_before_the_first_byte(gateway: Gateway, registry: MixRegistry,
