@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
+
 from mixcore.leaderboards.fetch import LocalFetcher
 from mixcore.leaderboards.indexer import refresh
 from mixcore.leaderboards.snapshot import SNAPSHOT_ENTRIES, all_latest, packaged_rankings, snapshot_of
@@ -15,9 +17,10 @@ from tests.conftest import FIXTURES, REPO
 DEFAULT_CATEGORIES = {(m.source, m.category) for m in default_mixes().values() if isinstance(m, IndexMix)}
 
 
-def test_the_committed_snapshot_is_rebuilt_from_the_fixtures() -> None:
+def test_the_committed_snapshot_is_rebuilt_from_the_fixtures(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(REPO)  # origins are recorded as given on the command line: relative to the repository
     store = MemoryStore()
-    asyncio.run(refresh(store, LocalFetcher(FIXTURES / "leaderboards")))
+    asyncio.run(refresh(store, LocalFetcher((FIXTURES / "leaderboards").relative_to(REPO))))
     committed = json.loads((REPO / "src/mixcore/leaderboards/data/snapshot.json").read_text())
     built_at = committed["rankings"][0]["fetched_at"]
     rebuilt = snapshot_of(store.list_latest(), DEFAULT_CATEGORIES, built_at)
