@@ -112,6 +112,9 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     print(f"{report.count('stored')} stored, {report.count('unchanged')} unchanged, "
           f"{report.count('rejected')} rejected" + (f"; failed sources: {', '.join(report.failed_sources)}"
                                                     if report.failed_sources else ""))
+    for source in report.failed_sources:
+        for reason in report.reasons(source) or ["no reason recorded"]:
+            print(f"  {source} failed: {reason}")
     return 1 if report.failed_sources else 0
 
 

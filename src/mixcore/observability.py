@@ -57,6 +57,17 @@ def emit_request_metrics(record: CostRecord | None, *, status: int, latency_ms: 
                                                    "error": call.error, "layer": call.layer, "role": call.role})
 
 
+def emit_source_failure(source: str) -> None:
+    """IndexerSourceFailures with a Source dimension: which leaderboard failed, graphable and alarmable."""
+    if _metrics_disabled():
+        return
+    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+    with single_metric(name="IndexerSourceFailures", unit=MetricUnit.Count, value=1,
+                       namespace=metrics.namespace) as metric:
+        metric.add_dimension(name="Source", value=source)
+
+
 def _metrics_disabled() -> bool:
     # single_metric does not honour POWERTOOLS_METRICS_DISABLED (the Metrics instance does).
     return os.environ.get("POWERTOOLS_METRICS_DISABLED", "").lower() in ("1", "true")

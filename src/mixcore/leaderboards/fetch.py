@@ -18,8 +18,11 @@ RETRIES = 2
 
 
 class Fetcher(Protocol):
+    # source → "<url>: <reason>" for every URL that gave nothing (HTTP status, network error, size)
+    failures: dict[str, list[str]]
+
     async def fetch_group(self, source: str, urls: list[str]) -> list[Document]:
-        """Documents for one group of URLs (all or nothing is not required: failures are skipped)."""
+        """Documents for one group of URLs (all or nothing is not required: failures are noted and skipped)."""
 
 
 class FetchFailed(RuntimeError):
@@ -32,7 +35,7 @@ class HttpFetcher:
         self.client = client or httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=5.0),
                                                   headers={"user-agent": USER_AGENT}, follow_redirects=True)
         self.semaphore = asyncio.Semaphore(concurrency)
-        self.errors: list[str] = []
+        self.failures: dict[str, list[str]] = {}
 
     async def get(self, url: str) -> bytes:
         last: Exception | None = None
@@ -40,7 +43,7 @@ class HttpFetcher:
             try:
                 async with self.semaphore, self.client.stream("GET", url) as response:
                     if response.status_code in (429, 500, 502, 503, 504) and attempt < RETRIES:
-                        last = FetchFailed(f"HTTP {response.status_code}")
+                        last = FetchFailed(f"HTTP {response.status_code} after {RETRIES + 1} tries")
                     else:
                         if response.status_code != 200:
                             raise FetchFailed(f"{url}: HTTP {response.status_code}")
@@ -57,17 +60,18 @@ class HttpFetcher:
 
     async def fetch_group(self, source: str, urls: list[str]) -> list[Document]:
         if urls and "datasets-server" in urls[0]:
-            return await self._dataset_rows(urls)
+            return await self._dataset_rows(source, urls)
         results = await asyncio.gather(*(self.get(u) for u in urls), return_exceptions=True)
         documents = []
         for url, result in zip(urls, results, strict=True):
             if isinstance(result, BaseException):
-                self.errors.append(str(result))
+                self.failures.setdefault(source, []).append(
+                    str(result) if isinstance(result, FetchFailed) else f"{url}: {type(result).__name__}: {result}")
             else:
                 documents.append(Document(origin=url, data=result))
         return documents
 
-    async def _dataset_rows(self, urls: list[str]) -> list[Document]:
+    async def _dataset_rows(self, source: str, urls: list[str]) -> list[Document]:
         """The HF datasets-server pages one config at a time: merge a config's pages into one document."""
         by_config: dict[str, list[str]] = {}
         for url in urls:
@@ -80,8 +84,11 @@ class HttpFetcher:
             for url in pages:
                 try:
                     page = json.loads(await self.get(url))
-                except (FetchFailed, ValueError) as exc:
-                    self.errors.append(str(exc))
+                except FetchFailed as exc:
+                    self.failures.setdefault(source, []).append(str(exc))
+                    break
+                except ValueError as exc:
+                    self.failures.setdefault(source, []).append(f"{url}: not JSON ({exc})"[:300])
                     break
                 rows.extend(page.get("rows") or [])
                 total = page.get("num_rows_total", total)
@@ -102,7 +109,7 @@ class LocalFetcher:
     def __init__(self, path: Path, sources: list[str] | None = None) -> None:
         self.path = path
         self.sources = sources or []
-        self.errors: list[str] = []
+        self.failures: dict[str, list[str]] = {}
 
     def files_for(self, source: str) -> list[Path]:
         if self.path.is_file():
@@ -118,7 +125,7 @@ class LocalFetcher:
         documents = []
         for path in self.files_for(source):
             if path.stat().st_size > MAX_DOCUMENT_BYTES:
-                self.errors.append(f"{path}: larger than {MAX_DOCUMENT_BYTES} bytes")
+                self.failures.setdefault(source, []).append(f"{path}: larger than {MAX_DOCUMENT_BYTES} bytes")
                 continue
             documents.append(Document(origin=str(path), data=path.read_bytes()))
         return documents

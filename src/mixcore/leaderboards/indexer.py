@@ -46,6 +46,12 @@ class Report:
     def count(self, action: str) -> int:
         return sum(1 for o in self.outcomes if o.action == action)
 
+    def reasons(self, source: str) -> list[str]:
+        """Why a source gave no ranking: each URL with its HTTP status or error, each file it could not parse,
+        each ranking a sanity rule refused."""
+        return [f"{o.origin + ': ' if o.origin and o.origin not in o.reason else ''}{o.reason}"
+                for o in self.outcomes if o.source == source and o.action in ("failed", "rejected")]
+
 
 def parse_documents(source: str, documents: list[Document]) -> tuple[list[Ranking], list[CategoryOutcome]]:
     parser: Callable[[Document], list[Ranking]] = SOURCES[source].parse
@@ -70,7 +76,12 @@ def store_rankings(source: str, rankings: list[Ranking], store: RankingStore) ->
         verdict = check(ranking, store.get_latest(source, ranking.category))
         action = {"store": "stored", "unchanged": "unchanged", "reject": "rejected"}[verdict.action]
         if action == "stored":
-            store.put_ranking(ranking.model_dump(mode="json"))
+            store.put_ranking({**ranking.model_dump(mode="json"), "last_fetch_at": ranking.fetched_at})
+        elif action == "unchanged":
+            # The data has not changed since `fetched_at`, but the source answered: that is what freshness means.
+            latest = store.get_latest(source, ranking.category)
+            if latest is not None:
+                store.put_ranking({**latest, "last_fetch_at": ranking.fetched_at})
         outcomes.append(CategoryOutcome(source, ranking.category, action, verdict.reason, len(ranking.entries),
                                 ranking.top(3), ranking.origin, ranking.data_date))
     return outcomes
@@ -92,6 +103,11 @@ async def refresh_source(source: str, fetcher: Fetcher, store: RankingStore) -> 
             return notes + stored, True
         if documents:
             break  # local files are one group: no use trying the network's fallbacks
+    for failure in getattr(fetcher, "failures", {}).get(source, []):
+        url, _, reason = failure.partition(": ")
+        notes.append(CategoryOutcome(source, "*", "failed", reason or failure, origin=url if reason else ""))
+    if not notes:
+        notes.append(CategoryOutcome(source, "*", "failed", "no document found for this source"))
     return notes, False
 
 

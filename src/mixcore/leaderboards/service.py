@@ -9,7 +9,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from mixcore.leaderboards.fetch import HttpFetcher
 from mixcore.leaderboards.indexer import Report, refresh
 from mixcore.leaderboards.views import age_hours
-from mixcore.observability import logger, metrics
+from mixcore.observability import emit_source_failure, logger, metrics
 from mixcore.store.base import RankingStore
 
 
@@ -33,6 +33,10 @@ def report_run(report: Report, store: RankingStore) -> dict[str, Any]:
         if outcome.action == "rejected":
             logger.warning("ranking rejected", extra={"source": outcome.source, "category": outcome.category,
                                                       "reason": outcome.reason, "origin": outcome.origin})
+    for source in report.failed_sources:
+        # One structured line per failed source: CloudWatch Logs Insights can filter on source and reasons.
+        logger.error("leaderboard source failed", extra={"source": source, "reasons": report.reasons(source)})
+        emit_source_failure(source)
     counts = metric_counts(report)
     metrics.add_metric(name="IndexerRejections", unit=MetricUnit.Count, value=counts["rejected"])
     metrics.add_metric(name="IndexerStored", unit=MetricUnit.Count, value=counts["stored"])
@@ -40,4 +44,4 @@ def report_run(report: Report, store: RankingStore) -> dict[str, Any]:
     oldest = max((age_hours(r) or 0.0 for r in store.list_latest()), default=0.0)
     metrics.add_metric(name="LeaderboardMaxAgeHours", unit=MetricUnit.Count, value=oldest)
     logger.info("indexer run", extra=counts)
-    return {**counts, "failed": report.failed_sources}
+    return {**counts, "failed": {source: report.reasons(source) for source in report.failed_sources}}

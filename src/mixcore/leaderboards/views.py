@@ -9,8 +9,9 @@ from mixcore.catalog import Catalog
 
 
 def age_hours(ranking: dict[str, Any], now: datetime | None = None) -> float | None:
+    """Hours since the source last answered (the last successful fetch, changed or not): what staleness means."""
     try:
-        fetched = datetime.fromisoformat(ranking["fetched_at"])
+        fetched = datetime.fromisoformat(ranking.get("last_fetch_at") or ranking["fetched_at"])
     except (KeyError, ValueError):
         return None
     return round(((now or datetime.now(UTC)) - fetched).total_seconds() / 3600, 2)
@@ -19,12 +20,14 @@ def age_hours(ranking: dict[str, Any], now: datetime | None = None) -> float | N
 def summary(ranking: dict[str, Any]) -> dict[str, Any]:
     return {"source": ranking["source"], "category": ranking["category"], "entries": len(ranking["entries"]),
             "top": [e["name"] for e in ranking["entries"][:3]], "fetched_at": ranking["fetched_at"],
+            "last_fetch_at": ranking.get("last_fetch_at") or ranking["fetched_at"],
             "data_date": ranking.get("data_date"), "age_hours": age_hours(ranking), "format": ranking.get("format")}
 
 
 def detail(ranking: dict[str, Any], catalog: Catalog, history: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     view = {key: ranking.get(key) for key in ("source", "category", "metric", "higher_is_better", "scored",
-                                              "fetched_at", "data_date", "origin", "format", "content_hash")}
+                                              "fetched_at", "last_fetch_at", "data_date", "origin", "format",
+                                              "content_hash", "snapshot")}
     view["age_hours"] = age_hours(ranking)
     view["entries"] = [{"rank": e["rank"], "name": e["name"], "score": e.get("score"), "votes": e.get("votes"),
                         "organization": e.get("organization"), "flags": e.get("flags") or [],

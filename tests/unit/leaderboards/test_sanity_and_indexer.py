@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from mixcore.leaderboards import bigcodebench, indexer
+from mixcore.leaderboards import bigcodebench, indexer, service, views
 from mixcore.leaderboards.fetch import HttpFetcher, LocalFetcher
 from mixcore.leaderboards.models import Document, Entry, Ranking
 from mixcore.leaderboards.sanity import check, in_future
@@ -88,6 +88,8 @@ def test_a_bad_copy_never_replaces_the_last_good_ranking(tmp_path: Path) -> None
 
 
 class FailingFetcher:
+    failures: dict[str, list[str]] = {}
+
     async def fetch_group(self, source: str, urls: list[str]) -> list[Document]:
         if source == "seal":
             raise ConnectionError("scale.com unreachable")
@@ -149,7 +151,7 @@ def test_hostile_pages_are_refused(tmp_path: Path) -> None:
     fetcher = LocalFetcher(tmp_path)
     report = run(MemoryStore(), fetcher, ["lmsys"])
     assert report.failed_sources == ["lmsys"]
-    assert any("larger than" in error for error in fetcher.errors)
+    assert any("larger than" in error for error in fetcher.failures["lmsys"])
 
 
 @pytest.fixture(scope="module")
@@ -199,3 +201,40 @@ def test_a_ranking_dated_in_the_future_is_rejected_and_never_blocks_real_data(re
     # One stored before this check existed: the next genuine refresh replaces it.
     genuine = forged(real_math, real_math["entries"][0]["name"], real_math["entries"][0]["score"], days_later=0)
     assert check(genuine, future.model_dump(mode="json")).action == "store"
+
+
+def test_an_unchanged_source_is_still_fresh() -> None:
+    """`fetched_at` is when the data last changed; `last_fetch_at` when the source last answered, which is
+    what the stale-leaderboard alarm watches (BigCodeBench has not changed since April 2025)."""
+    store = MemoryStore()
+    run(store, LocalFetcher(BOARDS / "bigcodebench"), ["bigcodebench"])
+    long_ago = "2026-01-01T00:00:00+00:00"
+    latest = store.get_latest("bigcodebench", "complete")
+    assert latest is not None
+    store.put_ranking({**latest, "fetched_at": long_ago, "last_fetch_at": long_ago})
+    again = run(store, LocalFetcher(BOARDS / "bigcodebench"), ["bigcodebench"])
+    assert again.count("unchanged") > 0 and again.count("stored") == 0
+    refreshed = store.get_latest("bigcodebench", "complete")
+    assert refreshed is not None and refreshed["fetched_at"] == long_ago and refreshed["last_fetch_at"] > long_ago
+    assert (views.age_hours(refreshed) or 0.0) < 1.0
+
+
+def test_a_failed_source_says_which_url_failed_and_how(board_server: str, monkeypatch: pytest.MonkeyPatch,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    missing = f"{board_server}/gone/results.json"
+    monkeypatch.setattr(bigcodebench, "urls", lambda: [[missing]])
+
+    async def go() -> indexer.Report:
+        fetcher = HttpFetcher(timeout=5)
+        try:
+            return await indexer.refresh(MemoryStore(), fetcher, ["bigcodebench"])
+        finally:
+            await fetcher.aclose()
+
+    report = asyncio.run(go())
+    assert report.failed_sources == ["bigcodebench"]
+    assert report.reasons("bigcodebench") == [f"{missing}: HTTP 404"]
+    result = service.report_run(report, MemoryStore())
+    assert result["failed"] == {"bigcodebench": [f"{missing}: HTTP 404"]}
+    failure = next(r for r in caplog.records if r.getMessage() == "leaderboard source failed")
+    assert (failure.source, failure.reasons) == ("bigcodebench", [f"{missing}: HTTP 404"])  # type: ignore[attr-defined]
