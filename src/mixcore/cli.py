@@ -153,7 +153,8 @@ def cmd_mixes(args: argparse.Namespace) -> int:
         for item in raw if isinstance(raw, list) else [raw]:
             mix = parse_mix(item)
             store.put_mix(mix.model_dump(mode="json"))
-            print(f"Stored {mix.id} ({mix.kind}).")
+            print(f"Stored {mix.id} ({mix.kind}). A new mix answers at once; a change to an existing one reaches "
+                  "running containers within MIXCORE_CACHE_TTL_SECONDS (60 s by default).")
         return 0
     registry = get_gateway().registry
     if args.action == "show":

@@ -110,9 +110,16 @@ def stack() -> Iterator[RunningStack]:
         yield running
 
 
+def banner_exports(stack: RunningStack) -> dict[str, str]:
+    """The variables the banner's "CLI against it" line tells a user to export."""
+    line = next(line for line in stack.output if "CLI against it" in line)
+    return dict(item.split("=", 1) for item in line.split("export", 1)[1].split())
+
+
 def cli(stack: RunningStack, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "AWS_ENDPOINT_URL": stack.aws_endpoint, "AWS_ACCESS_KEY_ID": "local",
-           "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": "us-east-1"}
+    """`mixcore …` as a user runs it after pasting the banner's exports (and nothing else of the stack's)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MIXCORE_", "AWS_"))}
+    env.update(banner_exports(stack))
     return subprocess.run([sys.executable, "-m", "mixcore.cli", *args], cwd=REPO, env=env, capture_output=True,
                           text=True, timeout=120)
 

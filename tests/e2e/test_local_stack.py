@@ -6,13 +6,15 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import openai
 import pytest
 
 from tests.conftest import REPO
-from tests.e2e.conftest import DEV_KEY, RunningStack
+from tests.e2e.conftest import DEV_KEY, RunningStack, cli, running_stack
 
 pytestmark = pytest.mark.e2e
 USER = [{"role": "user", "content": "Say hello."}]
@@ -119,3 +121,37 @@ def test_refresh_from_fixtures_then_the_api_shows_each_category(clean_stack: Run
                            cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert (again.returncode == 0 and " 0 stored," in again.stdout.splitlines()[-1]) or \
         again.stdout.splitlines()[-1].startswith("0 stored")
+
+
+def test_mixes_list_shows_what_the_stack_answers_with(clean_stack: RunningStack) -> None:
+    """With only the banner's exports, the CLI resolves index mixes with the stack's providers (the demo ones
+    here), as chat does: never "provider not configured" for a provider the stack can call."""
+    listed = cli(clean_stack, "mixes", "list")
+    assert listed.returncode == 0, listed.stderr
+    row = next(line for line in listed.stdout.splitlines() if line.startswith("index/lmsys-coding "))
+    answer = clean_stack.client().chat.completions.with_raw_response.create(
+        model="index/lmsys-coding", messages=[{"role": "user", "content": "hi"}], max_tokens=20)
+    assert row.split()[-1] == answer.headers["x-mix-model"]
+    assert "not configured" not in listed.stdout
+
+
+@pytest.fixture(scope="module")
+def caching_stack() -> Iterator[RunningStack]:
+    """A stack with the deployed cache lifetime (the shared one caches nothing, for the other tests)."""
+    with running_stack(MIXCORE_CACHE_TTL_SECONDS="60") as running:
+        yield running
+
+
+def test_a_mix_put_with_the_cli_answers_at_once(caching_stack: RunningStack, tmp_path: Path) -> None:
+    clean_stack = caching_stack
+    warm = clean_stack.client().chat.completions.create(model="index/lmsys-math",  # the mix list is now cached
+                                                         messages=[{"role": "user", "content": "hi"}])
+    assert warm.model
+    definition = tmp_path / "mix.json"
+    definition.write_text(json.dumps({"id": "index/put-now", "kind": "index", "source": "lmsys",
+                                      "category": "coding"}))
+    put = cli(clean_stack, "mixes", "put", "--file", str(definition))
+    assert put.returncode == 0, put.stderr
+    answer = clean_stack.client().chat.completions.create(model="index/put-now",
+                                                           messages=[{"role": "user", "content": "hi"}])
+    assert answer.model.startswith("anthropic/claude-opus-4-5-20251101")

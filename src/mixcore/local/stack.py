@@ -86,7 +86,9 @@ class LocalStack:
             self.demo_providers.append(config.name)
         secret = self.names.get("ProviderKeysSecret")
         if secret and self.aws is not None:
-            put_provider_secret(self.aws, secret, {})
+            # The demo keys go where a deployment keeps provider keys, so the CLI (`mixcore mixes list`) sees
+            # the providers this stack can call, as a deployed stack's CLI sees the secret's.
+            put_provider_secret(self.aws, secret, {c.name.upper(): "demo-key-" + c.name for c in missing})
 
     def _seed(self) -> None:
         from mixcore.auth.keys import hash_key, key_id_for, new_key
@@ -118,7 +120,9 @@ class LocalStack:
             f"  API key         : {self.dev_key}",
             f"  embedded AWS    : {self.aws.endpoint}  (moto; tables, bucket, stream and secret from template.yaml)",
             f"  CLI against it  : export AWS_ENDPOINT_URL={self.aws.endpoint} AWS_ACCESS_KEY_ID=local "
-            "AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=us-east-1",
+            "AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=us-east-1"
+            + (f" MIXCORE_PROVIDER_SECRET_ID={self.names['ProviderKeysSecret']}"
+               if self.names.get("ProviderKeysSecret") else ""),
         ]
         if self.real_providers:
             lines.append(f"  real providers  : {', '.join(self.real_providers)}")

@@ -23,6 +23,7 @@ from mixcore.store.base import Store
 
 MIX_PREFIXES = ("index/", "synthesis/", "cascade/", "vote/")
 T = TypeVar("T")
+MISS_RELOAD_SECONDS = 1.0
 
 
 class TTLCache:
@@ -30,6 +31,10 @@ class TTLCache:
         self.ttl = ttl
         self._values: dict[Hashable, tuple[float, Any]] = {}
         self._lock = threading.Lock()
+
+    def forget(self, key: Hashable) -> None:
+        with self._lock:
+            self._values.pop(key, None)
 
     def get(self, key: Hashable, load: Callable[[], T]) -> T:
         now = time.monotonic()
@@ -51,6 +56,7 @@ class MixRegistry:
         self.store = store
         self.upstream = upstream
         self.cache = TTLCache(upstream.settings.cache_ttl_seconds)
+        self._reloaded_on_miss = -MISS_RELOAD_SECONDS
 
     def mixes(self) -> dict[str, MixDefinition]:
         def load() -> dict[str, MixDefinition]:
@@ -64,6 +70,15 @@ class MixRegistry:
 
     def get(self, mix_id: str) -> MixDefinition:
         mix = self.mixes().get(mix_id)
+        if mix is None:
+            # A mix added a moment ago (`mixcore mixes put`) must not be a 404 for the cache's lifetime: a miss
+            # reads the store again (at most once a second, so unknown ids cannot turn into a read each).
+            # Edits to an existing mix arrive within the cache TTL.
+            now = time.monotonic()
+            if now - self._reloaded_on_miss >= MISS_RELOAD_SECONDS:
+                self._reloaded_on_miss = now
+                self.cache.forget("mixes")
+                mix = self.mixes().get(mix_id)
         if mix is None:
             raise ModelNotFound(f"The mix {mix_id!r} does not exist. GET /v1/mixes lists them.", param="model")
         return mix
