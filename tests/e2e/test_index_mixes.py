@@ -35,8 +35,11 @@ def test_index_mix_answers_with_the_leader(ready: RunningStack) -> None:
     leader = max(CODING, key=lambda m: CODING[m]["rating"])
     assert leader == "claude-opus-4-5-20251101-thinking-32k"
     completion = ready.client().chat.completions.create(model="index/lmsys-coding", messages=USER)
-    # The leader's API id at Anthropic (models.dev lists the dated claude-opus-4-5-20251101).
-    assert completion.model == "anthropic/claude-opus-4-5-20251101"
+    # The leader's API id at Anthropic (models.dev lists the dated claude-opus-4-5-20251101), run as it was
+    # ranked: with a 32k-token thinking budget.
+    assert completion.model == "anthropic/claude-opus-4-5-20251101:thinking-32k"
+    sent = [c for c in ready.provider_calls()["calls"] if c["model"] == "claude-opus-4-5-20251101"]
+    assert sent and sent[-1]["body"]["thinking"] == {"type": "enabled", "budget_tokens": 32 * 1024}
     mix = mix_of(completion)
     assert mix["id"] == "index/lmsys-coding"
     assert mix["ranking"]["source"] == "lmsys" and mix["ranking"]["category"] == "coding"
@@ -77,9 +80,10 @@ def test_every_candidate_failing_is_an_openai_shaped_error(ready: RunningStack) 
 def test_stream_from_an_index_mix(ready: RunningStack) -> None:
     stream = ready.client().chat.completions.create(model="index/seal-math", messages=USER, stream=True)
     chunks = list(stream)
-    # SEAL math 2024-08-07: Claude 3.5 Sonnet (claude-3-5-sonnet-20240620 in its tooltip) leads.
-    assert {c.model for c in chunks} == {"anthropic/claude-3-5-sonnet-20240620"}
-    assert "claude-3-5-sonnet-20240620" in "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    # SEAL math 2024-08-07: Claude 3.5 Sonnet (claude-3-5-sonnet-20240620 in its tooltip) leads, but it has left
+    # LiteLLM's 2026-04 price table (retired); #2 is Llama 3.1 405B Instruct, which Fireworks lists there.
+    assert {c.model for c in chunks} == {"fireworks/llama-v3p1-405b-instruct"}
+    assert "llama-v3p1-405b-instruct" in "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
 
 
 def test_models_and_mix_endpoints(ready: RunningStack) -> None:
@@ -87,8 +91,10 @@ def test_models_and_mix_endpoints(ready: RunningStack) -> None:
     assert "index/lmsys-overall" in ids and "index/bigcodebench-hard-instruct" in ids
     view = httpx.get(f"{ready.base_url}/mixes/index/lmsys-vision", headers={"authorization": f"Bearer {DEV_KEY}"},
                      timeout=30).json()
-    candidates = view["resolution"]["candidates"]
-    assert candidates[0]["name"] == "gemini-3-pro" and candidates[0]["price"]["output"] == 12.0
+    candidates, skipped = view["resolution"]["candidates"], view["resolution"]["skipped"]
+    # Gemini 3 Pro leads the vision arena, but LiteLLM dates gemini-3-pro-preview's shutdown 2026-03-09.
+    assert skipped[0]["name"] == "gemini-3-pro" and "deprecated on 2026-03-09" in skipped[0]["reason"]
+    assert candidates[0]["name"] == "gpt-5.1-high" and candidates[0]["price"]["output"] == 10.0
     assert all({"rank", "score", "price", "available", "model"} <= set(c) for c in candidates)
 
 
@@ -105,4 +111,4 @@ def test_a_new_ranking_changes_the_answering_model(ready: RunningStack, tmp_path
     coding = next(line for line in result.stdout.splitlines() if line.startswith("lmsys/coding"))
     assert result.returncode == 0 and coding.endswith("stored (new data)"), result.stdout
     completion = ready.client().chat.completions.create(model="index/lmsys-coding", messages=USER)
-    assert completion.model == "openai/gpt-5.1"
+    assert completion.model == "openai/gpt-5.1:reasoning-high"
