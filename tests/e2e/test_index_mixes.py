@@ -82,7 +82,7 @@ def test_stream_from_an_index_mix(ready: RunningStack) -> None:
     chunks = list(stream)
     # SEAL math 2024-08-07: Claude 3.5 Sonnet (claude-3-5-sonnet-20240620 in its tooltip) leads, but it has left
     # LiteLLM's 2026-04 price table (retired); #2 is Llama 3.1 405B Instruct, which Fireworks lists there.
-    assert {c.model for c in chunks} == {"fireworks/llama-v3p1-405b-instruct"}
+    assert {c.model for c in chunks} == {"fireworks/accounts/fireworks/models/llama-v3p1-405b-instruct"}
     assert "llama-v3p1-405b-instruct" in "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
 
 

@@ -41,7 +41,7 @@ PROVIDER_PREFERENCE = [*MODELSDEV_PROVIDERS.values(), "openrouter"]
 # LiteLLM key prefixes for the same providers (first-party keys have no prefix for OpenAI/Anthropic).
 LITELLM_PREFIX = {"openai": "", "anthropic": "", "google": "gemini/", "xai": "xai/", "deepseek": "deepseek/",
                   "mistral": "mistral/", "together": "together_ai/", "groq": "groq/",
-                  "fireworks": "fireworks_ai/accounts/fireworks/models/", "moonshot": "moonshot/"}
+                  "fireworks": "fireworks_ai/", "moonshot": "moonshot/"}
 LITELLM_PROVIDERS = {"openai": "openai", "anthropic": "anthropic", "gemini": "google", "xai": "xai",
                      "deepseek": "deepseek", "mistral": "mistral", "together_ai": "together", "groq": "groq",
                      "fireworks_ai": "fireworks", "moonshot": "moonshot"}
@@ -192,7 +192,8 @@ def merge_litellm(models: list[CatalogModel], litellm: dict[str, Any]) -> list[C
         if provider not in LITELLM_ADDS or raw.get("mode") != "chat" or not key.startswith(LITELLM_PREFIX[provider]):
             continue
         api_model = key[len(LITELLM_PREFIX[provider]):]
-        nested = "/" in api_model and provider != "together"  # Together's ids are org/model; others' are not
+        # Together's ids are org/model and Fireworks' accounts/fireworks/models/model; the others' have no '/'.
+        nested = "/" in api_model and provider not in ("together", "fireworks")
         if not api_model or nested or (provider, api_model) in known:
             continue
         price = price_from_litellm(raw)

@@ -112,7 +112,7 @@ OPENROUTER = FIXTURES / "pricing" / "openrouter_models_2026-04-04.json"
     # deepseek-chat serves V3.2 now; the 2024-12 model is OpenRouter's deepseek-chat, the 0324 one its own id.
     ("DeepSeek-V3", "openrouter/deepseek/deepseek-chat", None),
     ("DeepSeek-V3-0324", "openrouter/deepseek/deepseek-chat-v3-0324", None),
-    ("Llama 3.1 405B Instruct", "fireworks/llama-v3p1-405b-instruct", None),
+    ("Llama 3.1 405B Instruct", "fireworks/accounts/fireworks/models/llama-v3p1-405b-instruct", None),
 ])
 def test_a_name_maps_to_the_model_that_was_ranked_with_its_settings(name: str, model_id: str,
                                                                     settings: dict[str, object] | None) -> None:

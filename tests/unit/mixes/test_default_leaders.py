@@ -55,7 +55,7 @@ RANKED_MODEL: dict[str, tuple[str, dict[str, Any] | None] | None] = {
     "claude-3-5-sonnet-20240620": ("anthropic/claude-3-5-sonnet-20240620", None),
     "gpt-4-0125-preview": None,  # retired GPT-4 Turbo preview
     "gpt-4o-2024-05-13": ("openai/gpt-4o-2024-05-13", None),
-    "llama-3.1-405b-instruct": ("fireworks/llama-v3p1-405b-instruct", None),
+    "llama-3.1-405b-instruct": ("fireworks/accounts/fireworks/models/llama-v3p1-405b-instruct", None),
     "gemini-1.5-pro-preview-0514": None,  # only the moving gemini-1.5-pro exists, and it is retired too
     "gemini-1.5-pro-preview-0409": None,
     "claude-3-opus-20240229": ("anthropic/claude-3-opus-20240229", None),
@@ -69,7 +69,7 @@ RANKED_MODEL: dict[str, tuple[str, dict[str, Any] | None] | None] = {
 API_ID_IN = {"google": lambda m: f"gemini/{m}" in LITELLM or m in MODELSDEV["google"]["models"],
              "anthropic": lambda m: m in LITELLM or m in MODELSDEV["anthropic"]["models"],
              "openai": lambda m: m in LITELLM or m in MODELSDEV["openai"]["models"],
-             "fireworks": lambda m: f"fireworks_ai/accounts/fireworks/models/{m}" in LITELLM,
+             "fireworks": lambda m: f"fireworks_ai/{m}" in LITELLM,
              "openrouter": lambda m: m in OPENROUTER}
 
 
