@@ -98,7 +98,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     for status in ("passed", "failed"):
         for report in terminalreporter.stats.get(status, []):
             nodeid = getattr(report, "nodeid", "")
-            if getattr(report, "when", "") == "call" and "fault" in nodeid and "[" in nodeid:
+            if getattr(report, "when", "") == "call" and "faults" in nodeid.split("::")[-1] and "[" in nodeid:
                 outcomes[nodeid.split("::")[-1]] = status
     if outcomes:
         terminalreporter.write_sep("-", f"provider fault suite: {len(outcomes)} injected faults")
