@@ -73,15 +73,14 @@ def store_rankings(source: str, rankings: list[Ranking], store: RankingStore) ->
     outcomes = []
     # Oldest data first, so the newest ranking of a category ends up as the latest and history keeps all.
     for ranking in sorted(rankings, key=lambda r: (r.category, r.data_date or r.fetched_at[:10], r.fetched_at)):
-        verdict = check(ranking, store.get_latest(source, ranking.category))
+        last = store.get_latest(source, ranking.category)
+        verdict = check(ranking, last)
         action = {"store": "stored", "unchanged": "unchanged", "reject": "rejected"}[verdict.action]
         if action == "stored":
             store.put_ranking({**ranking.model_dump(mode="json"), "last_fetch_at": ranking.fetched_at})
-        elif action == "unchanged":
+        elif action == "unchanged" and last is not None:
             # The data has not changed since `fetched_at`, but the source answered: that is what freshness means.
-            latest = store.get_latest(source, ranking.category)
-            if latest is not None:
-                store.put_ranking({**latest, "last_fetch_at": ranking.fetched_at})
+            store.put_ranking({**last, "last_fetch_at": ranking.fetched_at})
         outcomes.append(CategoryOutcome(source, ranking.category, action, verdict.reason, len(ranking.entries),
                                 ranking.top(3), ranking.origin, ranking.data_date))
     return outcomes
@@ -103,7 +102,7 @@ async def refresh_source(source: str, fetcher: Fetcher, store: RankingStore) -> 
             return notes + stored, True
         if documents:
             break  # local files are one group: no use trying the network's fallbacks
-    for failure in getattr(fetcher, "failures", {}).get(source, []):
+    for failure in fetcher.failures.get(source, []):
         url, _, reason = failure.partition(": ")
         notes.append(CategoryOutcome(source, "*", "failed", reason or failure, origin=url if reason else ""))
     if not notes:
