@@ -100,17 +100,22 @@ def replay(call: Call) -> OpenStream:
 # Synthesis -----------------------------------------------------------------------------------------
 
 def distinct_proposers(members: MemberResolver, proposers: list[Member],
-                       notes: list[dict[str, Any]]) -> list[list[Candidate]]:
+                       notes: list[dict[str, Any]]) -> list[list[Candidate] | None]:
     """Each proposer's candidates, so that different positions of a layer never land on one model.
 
     When `index/lmsys-math#1` resolves to the model `index/lmsys-coding#1` already proposes (a reasoning
     variant counts as its base model), the next distinct model of that ranking proposes instead, and
-    `notes` says so. The same position listed twice (Self-MoA's samples) is a deliberate repeat.
+    `notes` says so. The same position listed twice (Self-MoA's samples) is a deliberate repeat. A member
+    that cannot be resolved gets None: it fails in its own task, as one proposer, not the whole layer.
     """
     taken: dict[str, str] = {}  # model → the member spec that proposes with it
-    chosen: list[list[Candidate]] = []
+    chosen: list[list[Candidate] | None] = []
     for member in proposers:
-        candidates = members.member_candidates(member.model)
+        try:
+            candidates = members.member_candidates(member.model)
+        except MixcoreError:
+            chosen.append(None)
+            continue
         if member.model.startswith("index/") and candidates:
             fresh = [c for c in candidates if taken.get(c.same_model, member.model) == member.model]
             if fresh and fresh[0] is not candidates[0]:
@@ -125,10 +130,9 @@ def distinct_proposers(members: MemberResolver, proposers: list[Member],
     return chosen
 
 
-async def cancel_and_record(upstream: Upstream, members: MemberResolver, ctx: RequestContext,
+async def cancel_and_record(upstream: Upstream, chosen: dict[int, list[Candidate] | None], ctx: RequestContext,
                             pending: dict[asyncio.Task[Call], Member], params: dict[str, Any], *, started: float,
-                            layer: int, role: str, reason: str,
-                            chosen: dict[int, list[Candidate]] | None = None) -> list[str]:
+                            layer: int, role: str, reason: str) -> list[str]:
     """Cancel calls still running and record each as a cancelled call with an estimated prompt.
 
     The provider may bill the prompt of a call cut off mid-way: it is recorded, never dropped.
@@ -140,12 +144,14 @@ async def cancel_and_record(upstream: Upstream, members: MemberResolver, ctx: Re
     for task, member in pending.items():
         with contextlib.suppress(asyncio.CancelledError, MixcoreError):
             await task
+        cancelled.append(member.model)
+        candidates = chosen[id(member)]
+        if not candidates:  # it never got as far as a call
+            continue
         prompt = estimate_tokens(message_text(params.get("messages") or []))
-        candidate = ((chosen or {}).get(id(member)) or members.member_candidates(member.model))[0]
-        record_call(upstream, ctx, candidate, usage=Usage(prompt_tokens=prompt, estimated=True),
+        record_call(upstream, ctx, candidates[0], usage=Usage(prompt_tokens=prompt, estimated=True),
                     latency_ms=(time.monotonic() - started) * 1000, outcome="cancelled", error=reason,
                     layer=layer, role=role)
-        cancelled.append(member.model)
     return cancelled
 
 
@@ -182,13 +188,12 @@ async def run_layer(upstream: Upstream, members: MemberResolver, ctx: RequestCon
                 quorum_at = time.monotonic()
     except asyncio.CancelledError:
         # The client went away: stop every proposer still running, and keep what they cost.
-        await asyncio.shield(cancel_and_record(upstream, members, ctx, {t: tasks[t] for t in pending}, params,
+        await asyncio.shield(cancel_and_record(upstream, chosen, ctx, {t: tasks[t] for t in pending}, params,
                                                started=started, layer=layer, role="proposer",
-                                               reason="client_disconnected", chosen=chosen))
+                                               reason="client_disconnected"))
         raise
-    dropped = await cancel_and_record(upstream, members, ctx, {t: tasks[t] for t in pending}, params,
-                                      started=started, layer=layer, role="proposer", reason="straggler",
-                                      chosen=chosen)
+    dropped = await cancel_and_record(upstream, chosen, ctx, {t: tasks[t] for t in pending}, params,
+                                      started=started, layer=layer, role="proposer", reason="straggler")
     # Keep the members' order, not the order of arrival: answers are numbered for the next layer.
     order = {id(m): i for i, m in enumerate(proposers)}
     answered.sort(key=lambda c: order[id(c.member)])

@@ -256,3 +256,19 @@ async def test_moa_proposers_are_four_distinct_models_and_the_mix_says_who_stood
     demo.reset()
     voted = await gateway.complete(request("vote/self-consistency"), request_context(gateway, "k"))
     assert [v["model"] for v in voted.body["mix"]["votes"]] == ["openai/gpt-5.1"] * 5
+
+
+async def test_a_proposer_that_cannot_be_resolved_fails_alone(gateway: Gateway) -> None:
+    """Resolving a layer's proposers up front (for diversity) must not turn one bad position into a failed layer."""
+    store = MemoryStore()
+    store.put_ranking(arena("coding", ["gpt-5.1", "claude-sonnet-4-5-20250929"]))
+    store.put_mix({"id": "synthesis/short-ranking", "kind": "synthesis", "min_proposers": 2,
+                   "layers": [{"proposers": [p("index/lmsys-coding#1"), p("index/lmsys-coding#2"),
+                                             p("index/lmsys-coding#9")]}],
+                   "aggregator": [p("index/lmsys-coding#1")]})
+    gateway.upstream.settings.cache_ttl_seconds = 0
+    use_store(gateway, store)
+    result = await gateway.complete(request("synthesis/short-ranking"), request_context(gateway, "k"))
+    layer = result.body["mix"]["layers"][0]
+    assert sorted(layer["answered"]) == ["anthropic/claude-sonnet-4-5-20250929", "openai/gpt-5.1"]
+    assert len(layer["failed"]) == 1 and "index/lmsys-coding#9" in layer["failed"][0]
