@@ -59,3 +59,15 @@ def test_synthesis_survives_a_failing_proposer_provider(ready: RunningStack) -> 
     layer = extra(completion)["mix"]["layers"][0]
     assert "deepseek/deepseek-chat" not in layer["answered"] and len(layer["answered"]) == 3
     assert {p["model"] for p in extra(completion)["mix"]["proposals"]} == set(layer["answered"])
+
+
+@pytest.mark.parametrize("preset", PRESETS)
+def test_every_upstream_call_is_an_attempt_in_the_header_and_the_mix_object(ready: RunningStack,
+                                                                            preset: str) -> None:
+    raw = ready.client().chat.completions.with_raw_response.create(model=preset, messages=USER)
+    mix = extra(raw.parse())["mix"]
+    called = [a for a in mix["attempts"] if a["outcome"] != "skipped"]
+    assert len(called) == len(mix["calls"]) >= 2
+    assert int(raw.headers["x-mix-attempts"]) == len(mix["attempts"])
+    assert {a["role"] for a in mix["attempts"] if "role" in a} <= {"proposer", "aggregator", "answer", "judge",
+                                                                   "voter"}

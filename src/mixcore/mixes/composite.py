@@ -78,9 +78,14 @@ async def run_member(upstream: Upstream, members: MemberResolver, ctx: RequestCo
                      params: dict[str, Any], *, layer: int, role: str, candidates: list[Candidate] | None = None,
                      ) -> Call:
     candidates = candidates if candidates is not None else members.member_candidates(member.model)
+    # The member's own list decides its error message; the request's list (the `mix.attempts` the client
+    # reads and `x-mix-attempts` counts) gets every try of every member, placed by layer and role.
     attempts: list[dict[str, Any]] = []
-    candidate, completion = await complete_first(upstream, ctx, candidates, params, what=member.model, layer=layer,
-                                                 role=role, attempts=attempts)
+    try:
+        candidate, completion = await complete_first(upstream, ctx, candidates, params, what=member.model,
+                                                     layer=layer, role=role, attempts=attempts)
+    finally:
+        ctx.attempts.extend({**attempt, "layer": layer, "role": role} for attempt in attempts)
     return Call(member, candidate, completion)
 
 
