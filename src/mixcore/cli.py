@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import signal
@@ -207,6 +208,38 @@ def cmd_catalog(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_invoke(args: argparse.Namespace) -> int:
+    from mixcore.local.invoke import InvokeError, env_overrides, read_event, run_function
+    from mixcore.local.template import Template, find_template
+
+    out = sys.stdout
+    try:
+        template = Template.load(Path(args.template) if args.template else find_template())
+        event = read_event(args.event, sys.stdin)
+        overrides = env_overrides(args.env_vars, args.function)
+        print(f"Invoking {args.function} with {args.event if args.event != '-' else 'the event on stdin'}...",
+              file=sys.stderr, flush=True)
+        # The function's logs and metrics go to stderr, as `sam local invoke` prints them; stdout is the answer.
+        with contextlib.redirect_stdout(sys.stderr):
+            result = run_function(template, args.function, event, out=out, overrides=overrides,
+                                  say=lambda note: print(f"  {note}", file=sys.stderr, flush=True))
+    except (InvokeError, FileNotFoundError) as error:
+        print(f"mixcore invoke: {error}", file=sys.stderr)
+        return 2
+    if result.error is not None:
+        print(json.dumps(result.error), file=out)
+        return 1
+    response = result.response
+    if result.streamed:
+        out.write("\n")
+        print(f"{args.function} answered {response['statusCode']} "
+              f"({response['headers'].get('content-type', '')}), streamed above", file=sys.stderr)
+    else:
+        print(json.dumps(response), file=out)
+    status = response.get("statusCode") if isinstance(response, dict) else None
+    return 1 if isinstance(status, int) and status >= 500 else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mixcore", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -258,6 +291,14 @@ def build_parser() -> argparse.ArgumentParser:
     catalog.add_argument("--fixtures", default="tests/fixtures", help="folder with pricing/ and leaderboards/")
     catalog.add_argument("--out", help="output path (default: the package's catalog.json)")
     catalog.set_defaults(func=cmd_catalog)
+
+    invoke = sub.add_parser("invoke", help="run one function's handler on an event, like `sam local invoke` "
+                                           "without Docker")
+    invoke.add_argument("function", help="the function's logical id in template.yaml (e.g. ChatFunction)")
+    invoke.add_argument("--event", "-e", default="-", help="the event file (events/*.json), or - for stdin")
+    invoke.add_argument("--env-vars", "-n", help="JSON overrides in SAM's format: {\"ChatFunction\": {...}}")
+    invoke.add_argument("--template", "-t", help="path to template.yaml")
+    invoke.set_defaults(func=cmd_invoke)
     return parser
 
 

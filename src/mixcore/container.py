@@ -88,3 +88,10 @@ def get_gateway() -> Gateway:
 def set_gateway(gateway: Gateway | None) -> None:
     global _gateway
     _gateway = gateway
+
+
+def reset() -> None:
+    """Forget the store, sink and gateway: the next use builds them from the environment again."""
+    set_gateway(None)
+    set_cost_sink(None)
+    set_store(None)

@@ -17,29 +17,55 @@ tracer = Tracer(service="mixcore")
 metrics = Metrics(namespace="Mixcore", service="mixcore")
 
 
-def emit_request_metrics(record: CostRecord | None, *, status: int, latency_ms: float) -> None:
-    """The request's EMF metrics, from its cost record (one request per invocation, so one dimension set)."""
+# The dimension sets a request's figures are published under. CloudWatch matches a metric by its exact
+# dimension set, so the dashboard and alarms in template.yaml name these sets, and a test checks every
+# set they use against the EMF lines a local run prints.
+ROUTE, MIX, KEY, PROVIDER, SOURCE = "Route", "Mix", "KeyId", "Provider", "Source"
+
+
+def emit_dimensioned(dimensions: dict[str, str], values: list[tuple[str, str, float]]) -> None:
+    """One EMF blob of `values` under `dimensions` plus the service dimension, written at once.
+
+    A blob per dimension set and request, never accumulated: a long-running server prints each
+    request's figures as it ends, whatever else is running.
+    """
+    if _metrics_disabled() or not values:
+        return
+    from aws_lambda_powertools.metrics import EphemeralMetrics
+
+    blob = EphemeralMetrics(namespace=metrics.namespace, service=metrics.service)
+    for name, value in dimensions.items():
+        blob.add_dimension(name=name, value=value)
+    for name, unit, amount in values:
+        blob.add_metric(name=name, unit=unit, value=amount)
+    blob.flush_metrics(raise_on_empty_metrics=False)
+
+
+def outcome_metric(status: int) -> str:
+    return "ServerErrors" if status >= 500 else "ClientErrors" if status >= 400 else "Successes"
+
+
+def emit_route_metrics(route: str, *, status: int, latency_ms: float) -> None:
+    """Requests, outcome and latency of one route (`POST /v1/chat/completions`, `GET /v1/models`…)."""
+    emit_dimensioned({ROUTE: route}, [("Requests", "Count", 1), (outcome_metric(status), "Count", 1),
+                                      ("Latency", "Milliseconds", latency_ms)])
+
+
+def emit_request_metrics(record: CostRecord | None, *, status: int, latency_ms: float,
+                         first_token_ms: float | None = None, cooldown_skips: int = 0) -> None:
+    """A chat request's EMF metrics, from its cost record: service-wide (what the alarms watch), and per
+    mix, per key and per failing provider (what the dashboard breaks down)."""
     from aws_lambda_powertools.metrics import MetricUnit
 
     metrics.add_metric(name="Requests", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="Latency", unit=MetricUnit.Milliseconds, value=latency_ms)
-    metrics.add_metric(name="ServerErrors" if status >= 500 else "ClientErrors" if status >= 400 else "Successes",
-                       unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=outcome_metric(status), unit=MetricUnit.Count, value=1)
+    if first_token_ms is not None:
+        metrics.add_metric(name="TimeToFirstToken", unit=MetricUnit.Milliseconds, value=first_token_ms)
     if status == 402:
         metrics.add_metric(name="BudgetBreaches", unit=MetricUnit.Count, value=1)
     if record is None:
         return
-    # Per-mix figures get their own dimension set; the rest stay on the service dimension that alarms use.
-    mix = record.mix_id or "direct"
-    if not _metrics_disabled():
-        from aws_lambda_powertools.metrics import single_metric
-
-        for name, unit, value in (("MixLatency", MetricUnit.Milliseconds, latency_ms),
-                                  ("MixCostUSD", MetricUnit.Count, record.cost_usd)):
-            with single_metric(name=name, unit=unit, value=value, namespace=metrics.namespace) as metric:
-                metric.add_dimension(name="Mix", value=mix)
-                if record.model:
-                    metric.add_metadata(key="model", value=record.model)
     failed = [c for c in record.calls if c.outcome == "error"]
     metrics.add_metric(name="UpstreamErrors", unit=MetricUnit.Count, value=len(failed))
     metrics.add_metric(name="Fallbacks", unit=MetricUnit.Count,
@@ -49,6 +75,18 @@ def emit_request_metrics(record: CostRecord | None, *, status: int, latency_ms: 
     metrics.add_metric(name="CascadeEscalations", unit=MetricUnit.Count,
                        value=max(0, len({c.layer for c in record.calls if c.role == "answer"}) - 1))
     metrics.add_metric(name="CostUSD", unit=MetricUnit.Count, value=record.cost_usd)
+    metrics.add_metric(name="CooldownSkips", unit=MetricUnit.Count, value=cooldown_skips)
+    mix = record.mix_id or "direct"
+    per_mix = [("Requests", "Count", 1.0), (outcome_metric(status), "Count", 1.0),
+               ("Latency", "Milliseconds", latency_ms), ("CostUSD", "Count", record.cost_usd)]
+    if first_token_ms is not None:
+        per_mix.append(("TimeToFirstToken", "Milliseconds", first_token_ms))
+    emit_dimensioned({MIX: mix}, per_mix)
+    if record.key_id:
+        emit_dimensioned({KEY: record.key_id}, [("Requests", "Count", 1), ("CostUSD", "Count", record.cost_usd)])
+    for provider in sorted({c.provider for c in failed}):
+        emit_dimensioned({PROVIDER: provider},
+                         [("UpstreamErrors", "Count", sum(1 for c in failed if c.provider == provider))])
     if record.model:
         logger.info("request served", extra={"mix": mix, "model": record.model, "cost_usd": record.cost_usd,
                                              "request_id": record.request_id, "key_id": record.key_id})
@@ -59,17 +97,16 @@ def emit_request_metrics(record: CostRecord | None, *, status: int, latency_ms: 
 
 def emit_source_failure(source: str) -> None:
     """IndexerSourceFailures with a Source dimension: which leaderboard failed, graphable and alarmable."""
-    if _metrics_disabled():
-        return
-    from aws_lambda_powertools.metrics import MetricUnit, single_metric
+    emit_dimensioned({SOURCE: source}, [("IndexerSourceFailures", "Count", 1)])
 
-    with single_metric(name="IndexerSourceFailures", unit=MetricUnit.Count, value=1,
-                       namespace=metrics.namespace) as metric:
-        metric.add_dimension(name="Source", value=source)
+
+def emit_source_age(source: str, hours: float) -> None:
+    """LeaderboardAgeHours per source: the oldest ranking of that source, since it last answered."""
+    emit_dimensioned({SOURCE: source}, [("LeaderboardAgeHours", "Count", hours)])
 
 
 def _metrics_disabled() -> bool:
-    # single_metric does not honour POWERTOOLS_METRICS_DISABLED (the Metrics instance does).
+    # EphemeralMetrics honours POWERTOOLS_METRICS_DISABLED; checking first also skips building the blob.
     return os.environ.get("POWERTOOLS_METRICS_DISABLED", "").lower() in ("1", "true")
 
 

@@ -36,6 +36,9 @@ class Settings(BaseSettings):
     # A model its provider says does not exist is set aside this long (retired models stop costing a call).
     model_not_found_cooldown_seconds: float = 6 * 3600.0
     cache_ttl_seconds: float = 60.0
+    # A folder with the sources' saved files (leaderboards/<source>/…) that the scheduled indexer reads
+    # instead of the network: offline runs (`mixcore invoke IndexerFunction`, tests). Empty on AWS.
+    sources_mirror: str = ""
     max_body_bytes: int = Field(default=1_000_000)
     max_messages: int = 1000
     max_tokens_cap: int = 65_536

@@ -31,9 +31,17 @@ from mixcore.costs.limits import Spending, check_before_call
 from mixcore.errors import InvalidRequest, MixcoreError, PayloadTooLarge
 from mixcore.mixes.gateway import ChatResult, StreamResult
 from mixcore.mixes.upstream import RequestContext
-from mixcore.observability import emit_request_metrics, emit_sink_metrics, flush_metrics, logger
+from mixcore.observability import (
+    emit_request_metrics,
+    emit_route_metrics,
+    emit_sink_metrics,
+    flush_metrics,
+    logger,
+)
 from mixcore.schemas import ChatCompletionRequest
 from mixcore.settings import get_settings
+
+CHAT_ROUTE = "POST /v1/chat/completions"
 
 
 def new_request_id() -> str:
@@ -79,7 +87,10 @@ class RequestLifecycle:
                 answered["status"] = message["status"]
                 message = {**message, "headers": [*message.get("headers", []),
                                                    (b"x-request-id", request_id.encode())]}
-            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+            elif "first_token_ms" not in state and message.get("body", b"").startswith(b"data: "):
+                # The first SSE event (keep-alives are comments): what a streaming client waits for.
+                state["first_token_ms"] = (time.monotonic() - started) * 1000
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
                 await settle()
                 # The client has every byte before the costs are delivered: they never hold the answer.
                 if message.get("body"):
@@ -133,8 +144,12 @@ class RequestLifecycle:
         ctx: RequestContext | None = state.get("ctx")
         try:
             delivery = await asyncio.to_thread(get_cost_sink().flush)
-            emit_request_metrics(ctx.record if ctx else None, status=status,
-                                 latency_ms=(time.monotonic() - started) * 1000)
+            latency_ms = (time.monotonic() - started) * 1000
+            emit_request_metrics(ctx.record if ctx else None, status=status, latency_ms=latency_ms,
+                                 first_token_ms=state.get("first_token_ms"),
+                                 cooldown_skips=sum(1 for a in ctx.attempts if a.get("error") == "cooling_down")
+                                 if ctx else 0)
+            emit_route_metrics(CHAT_ROUTE, status=status, latency_ms=latency_ms)
             emit_sink_metrics(delivery)
             flush_metrics()
         except Exception:  # nothing after the answer may turn into an error for it

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -11,7 +12,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from mixcore.api.errors import error_response, from_domain, invalid_request
 from mixcore.auth.caller import caller_from_authorizer
 from mixcore.errors import MixcoreError, PayloadTooLarge
-from mixcore.observability import logger
+from mixcore.observability import emit_route_metrics, logger
 from mixcore.settings import get_settings
 
 PUBLIC_PATHS = frozenset({"/openapi.json"})
@@ -59,7 +60,13 @@ def handle(app: APIGatewayRestResolver, event: dict[str, Any], context: Any) -> 
     limit = get_settings().max_body_bytes
     if len(body) > limit * (4 / 3 if event.get("isBase64Encoded") else 1):
         error = PayloadTooLarge(f"The request body is larger than {limit} bytes.")
-        response = from_domain(error)
+        refusal = from_domain(error)
         return {"statusCode": error.status, "headers": {"Content-Type": "application/json"},
-                "body": response.body, "isBase64Encoded": False}
-    return app.resolve(event, context)
+                "body": refusal.body, "isBase64Encoded": False}
+    started = time.monotonic()
+    response = app.resolve(event, context)
+    # The route template API Gateway matched (`/v1/mixes/{kind}/{name}`): a handful of values, never a raw path.
+    route = f"{event.get('httpMethod') or 'GET'} {event.get('resource') or 'unmatched'}"[:100]
+    emit_route_metrics(route, status=int(response.get("statusCode", 500)),
+                       latency_ms=(time.monotonic() - started) * 1000)
+    return response

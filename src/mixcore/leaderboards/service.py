@@ -2,24 +2,28 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from mixcore.leaderboards.fetch import HttpFetcher
+from mixcore.leaderboards.fetch import Fetcher, HttpFetcher, LocalFetcher
 from mixcore.leaderboards.indexer import Report, refresh
 from mixcore.leaderboards.views import age_hours
-from mixcore.observability import emit_source_failure, logger, metrics
+from mixcore.observability import emit_source_age, emit_source_failure, logger, metrics
+from mixcore.settings import get_settings
 from mixcore.store.base import RankingStore
 
 
 async def run_scheduled(store: RankingStore, sources: list[str] | None = None) -> dict[str, Any]:
     """One indexer run over the network; its counts, also emitted as metrics and logged."""
-    fetcher = HttpFetcher()
+    mirror = get_settings().sources_mirror
+    fetcher: Fetcher = LocalFetcher(Path(mirror) / "leaderboards", sources) if mirror else HttpFetcher()
     try:
         report = await refresh(store, fetcher, sources)
     finally:
-        await fetcher.aclose()
+        if isinstance(fetcher, HttpFetcher):
+            await fetcher.aclose()
     return report_run(report, store)
 
 
@@ -41,7 +45,13 @@ def report_run(report: Report, store: RankingStore) -> dict[str, Any]:
     metrics.add_metric(name="IndexerRejections", unit=MetricUnit.Count, value=counts["rejected"])
     metrics.add_metric(name="IndexerStored", unit=MetricUnit.Count, value=counts["stored"])
     metrics.add_metric(name="IndexerFailedSources", unit=MetricUnit.Count, value=counts["failed_sources"])
-    oldest = max((age_hours(r) or 0.0 for r in store.list_latest()), default=0.0)
-    metrics.add_metric(name="LeaderboardMaxAgeHours", unit=MetricUnit.Count, value=oldest)
+    by_source: dict[str, float] = {}
+    for ranking in store.list_latest():
+        source = str(ranking.get("source"))
+        by_source[source] = max(by_source.get(source, 0.0), age_hours(ranking) or 0.0)
+    for source, hours in sorted(by_source.items()):
+        emit_source_age(source, hours)
+    metrics.add_metric(name="LeaderboardMaxAgeHours", unit=MetricUnit.Count, value=max(by_source.values(),
+                                                                                       default=0.0))
     logger.info("indexer run", extra=counts)
     return {**counts, "failed": {source: report.reasons(source) for source in report.failed_sources}}

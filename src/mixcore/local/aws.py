@@ -20,6 +20,12 @@ def physical_name(logical_id: str) -> str:
     return f"mixcore-{logical_id.lower()}"
 
 
+def physical_names(template: Template) -> dict[str, str]:
+    """Logical id → physical name of every resource an embedded AWS creates for the template."""
+    return {logical_id: physical_name(logical_id) for logical_id, resource in template.resources().items()
+            if resource.get("Type") in CREATED_TYPES}
+
+
 class SerialDynamoDB:
     """WSGI middleware: DynamoDB requests one at a time.
 
@@ -53,6 +59,10 @@ def moto_server(port: int) -> Any:
             self._server.serve_forever()
 
     return Server(ip_address="127.0.0.1", port=port, verbose=False)
+
+
+CREATED_TYPES = ("AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::SecretsManager::Secret",
+                 "AWS::KinesisFirehose::DeliveryStream")
 
 
 class EmbeddedAws:

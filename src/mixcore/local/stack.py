@@ -67,28 +67,13 @@ class LocalStack:
         return self
 
     def _configure_providers(self) -> None:
-        from mixcore.catalog import get_catalog
-        from mixcore.providers.config import load_providers, provider_env_names
-
-        configs = load_providers()
-        self.real_providers = sorted(n for n, c in configs.items() if c.configured)
-        missing = [c for n, c in configs.items() if not c.configured]
-        if not missing:
-            return
-        catalog = get_catalog()
-        known = {c.name: {m.api_model for m in catalog.by_provider(c.name)} for c in missing}
-        self.demo = DemoProviderServer(self.options.demo_port, latency_ms=self.options.demo_latency_ms,
-                                       chunk_delay_ms=self.options.demo_chunk_ms, known_models=known).start()
-        for config in missing:
-            base_env, key_env = provider_env_names(config.name)
-            os.environ[base_env] = self.demo.base_url(config.name, config.protocol)
-            os.environ[key_env] = "demo-key-" + config.name
-            self.demo_providers.append(config.name)
+        self.real_providers, self.demo, self.demo_providers = use_demo_providers(
+            self.options.demo_port, latency_ms=self.options.demo_latency_ms, chunk_ms=self.options.demo_chunk_ms)
         secret = self.names.get("ProviderKeysSecret")
-        if secret and self.aws is not None:
+        if self.demo_providers and secret and self.aws is not None:
             # The demo keys go where a deployment keeps provider keys, so the CLI (`mixcore mixes list`) sees
             # the providers this stack can call, as a deployed stack's CLI sees the secret's.
-            put_provider_secret(self.aws, secret, {c.name.upper(): "demo-key-" + c.name for c in missing})
+            put_provider_secret(self.aws, secret, {name.upper(): "demo-key-" + name for name in self.demo_providers})
 
     def _seed(self) -> None:
         from mixcore.auth.keys import hash_key, key_id_for, new_key
@@ -146,6 +131,28 @@ class LocalStack:
             self.demo.stop()
         if self.aws is not None:
             self.aws.stop()
+
+
+def use_demo_providers(port: int = 0, *, latency_ms: float = 0.0, chunk_ms: float = 0.0,
+                       ) -> tuple[list[str], DemoProviderServer | None, list[str]]:
+    """Point every provider without a key at a local demo server (started here); the real providers, the
+    server (None when every provider has a key) and the demo providers."""
+    from mixcore.catalog import get_catalog
+    from mixcore.providers.config import load_providers, provider_env_names
+
+    configs = load_providers()
+    real = sorted(n for n, c in configs.items() if c.configured)
+    missing = [c for c in configs.values() if not c.configured]
+    if not missing:
+        return real, None, []
+    catalog = get_catalog()
+    known = {c.name: {m.api_model for m in catalog.by_provider(c.name)} for c in missing}
+    demo = DemoProviderServer(port, latency_ms=latency_ms, chunk_delay_ms=chunk_ms, known_models=known).start()
+    for config in missing:
+        base_env, key_env = provider_env_names(config.name)
+        os.environ[base_env] = demo.base_url(config.name, config.protocol)
+        os.environ[key_env] = "demo-key-" + config.name
+    return real, demo, [c.name for c in missing]
 
 
 class LocalServer:
