@@ -45,9 +45,14 @@ def outcome_metric(status: int) -> str:
     return "ServerErrors" if status >= 500 else "ClientErrors" if status >= 400 else "Successes"
 
 
+def error_count(status: int) -> list[tuple[str, str, float]]:
+    """ServerErrors or ClientErrors for a failed request (per route and mix, successes are the rest)."""
+    return [(outcome_metric(status), "Count", 1.0)] if status >= 400 else []
+
+
 def emit_route_metrics(route: str, *, status: int, latency_ms: float) -> None:
     """Requests, outcome and latency of one route (`POST /v1/chat/completions`, `GET /v1/models`…)."""
-    emit_dimensioned({ROUTE: route}, [("Requests", "Count", 1), (outcome_metric(status), "Count", 1),
+    emit_dimensioned({ROUTE: route}, [("Requests", "Count", 1), *error_count(status),
                                       ("Latency", "Milliseconds", latency_ms)])
 
 
@@ -77,7 +82,7 @@ def emit_request_metrics(record: CostRecord | None, *, status: int, latency_ms: 
     metrics.add_metric(name="CostUSD", unit=MetricUnit.Count, value=record.cost_usd)
     metrics.add_metric(name="CooldownSkips", unit=MetricUnit.Count, value=cooldown_skips)
     mix = record.mix_id or "direct"
-    per_mix = [("Requests", "Count", 1.0), (outcome_metric(status), "Count", 1.0),
+    per_mix = [("Requests", "Count", 1.0), *error_count(status),
                ("Latency", "Milliseconds", latency_ms), ("CostUSD", "Count", record.cost_usd)]
     if first_token_ms is not None:
         per_mix.append(("TimeToFirstToken", "Milliseconds", first_token_ms))

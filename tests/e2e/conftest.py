@@ -7,10 +7,11 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import IO, Any
 
 import boto3
 import httpx
@@ -92,6 +93,12 @@ def running_stack(**env: str) -> Iterator[RunningStack]:
     banner = "".join(output)
     assert "Mixcore local stack is up." in banner, banner
     demo_url = next(line.split(" at ")[1].split(" ")[0] for line in output if "local demo servers at" in line)
+    # Keep reading what the stack prints (logs, EMF metrics): a full pipe would block its handlers.
+    def keep_reading(stream: IO[str]) -> None:
+        for line in stream:
+            output.append(line)
+
+    threading.Thread(target=keep_reading, args=(process.stdout,), name="stack-output", daemon=True).start()
     try:
         yield RunningStack(base_url=f"http://127.0.0.1:{port}/v1", aws_endpoint=f"http://127.0.0.1:{aws_port}",
                            demo_url=demo_url, process=process, output=output)
