@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -37,6 +38,7 @@ from mixcore.observability import (
     emit_sink_metrics,
     flush_metrics,
     logger,
+    tracing_enabled,
 )
 from mixcore.schemas import ChatCompletionRequest
 from mixcore.settings import get_settings
@@ -46,6 +48,16 @@ CHAT_ROUTE = "POST /v1/chat/completions"
 
 def new_request_id() -> str:
     return "chatcmpl-" + uuid.uuid4().hex
+
+
+def adopt_trace_header(scope: Scope) -> None:
+    """Behind the Lambda Web Adapter the app is its own process: the invocation's X-Ray trace id reaches it as
+    the `x-amzn-trace-id` header, never in `_X_AMZN_TRACE_ID`, which the X-Ray SDK reads. One request at a
+    time runs in an execution environment, so setting it per request is safe."""
+    for name, value in scope.get("headers") or []:
+        if name == b"x-amzn-trace-id":
+            os.environ["_X_AMZN_TRACE_ID"] = value.decode("latin-1")
+            return
 
 
 class RequestLifecycle:
@@ -60,6 +72,8 @@ class RequestLifecycle:
             return
         request_id = new_request_id()
         started = time.monotonic()
+        if tracing_enabled():
+            adopt_trace_header(scope)
         state = scope.setdefault("state", {})
         answered = {"status": 500}
         after_answer: dict[str, asyncio.Task[None]] = {}

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
-
-from aws_lambda_powertools.event_handler import Response
+from typing import TYPE_CHECKING, Any
 
 from mixcore.errors import InvalidRequest, MixcoreError
+
+if TYPE_CHECKING:  # the buffered routes' Response; the chat app (Starlette) does not load the event handler
+    from aws_lambda_powertools.event_handler import Response
 
 JSON = "application/json"
 
@@ -16,11 +17,15 @@ JSON = "application/json"
 def error_response(status: int, message: str, *, error_type: str = "invalid_request_error",
                    code: str | None = None, param: str | None = None,
                    headers: dict[str, str] | None = None) -> Response[str]:
+    from aws_lambda_powertools.event_handler import Response
+
     body = {"error": {"message": message, "type": error_type, "param": param, "code": code}}
     return Response(status, JSON, json.dumps(body), headers=headers)
 
 
 def from_domain(error: MixcoreError) -> Response[str]:
+    from aws_lambda_powertools.event_handler import Response
+
     return Response(error.status, JSON, json.dumps(error.to_body()))
 
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+
+import pytest
+
 from mixcore.costs.records import CallLine, CostRecord
-from mixcore.observability import emit_request_metrics, metrics
+from mixcore.observability import emit_request_metrics, flush_metrics, metrics
 
 
 def test_budget_refusal_is_counted() -> None:
@@ -26,3 +30,37 @@ def test_fallbacks_and_upstream_errors_from_the_record() -> None:
     assert metrics.metric_set["CostUSD"]["Value"] == [0.002]
     assert "BudgetBreaches" not in metrics.metric_set
     metrics.clear_metrics()
+
+
+def record_for(mix: str) -> CostRecord:
+    calls = [CallLine(provider="openai", model="openai/gpt-4o", outcome="error", error="timeout"),
+             CallLine(provider="anthropic", model="anthropic/claude-sonnet-4-5", cost_usd=0.001)]
+    return CostRecord(request_id="r", time="2026-11-22T00:00:00+00:00", key_id="key_a", mix_id=mix,
+                      model="anthropic/claude-sonnet-4-5", calls=calls).finalise()
+
+
+def test_disabled_metrics_never_pile_up_or_print(monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    for _ in range(150):  # Powertools flushes by itself at 100 values of a metric: that must never happen
+        emit_request_metrics(record_for("index/x"), status=200, latency_ms=5.0)
+        flush_metrics()
+    assert metrics.metric_set == {}
+    assert '"_aws"' not in capsys.readouterr().out
+
+
+def test_each_request_prints_its_own_blobs(monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    capsys.readouterr()
+    for _ in range(3):
+        emit_request_metrics(record_for("index/x"), status=200, latency_ms=5.0, first_token_ms=2.0)
+        flush_metrics()
+    blobs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
+    dimension_sets = [tuple(b["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0]) for b in blobs]
+    # per request: the service blob, then mix, key and the failing provider's (four sets, three requests)
+    assert sorted(dimension_sets) == sorted([("service",), ("Mix", "service"), ("KeyId", "service"),
+                                             ("Provider", "service")] * 3)
+    values = [b[m["Name"]] for b in blobs for m in b["_aws"]["CloudWatchMetrics"][0]["Metrics"]]
+    assert all(not isinstance(v, list) or len(v) == 1 for v in values)  # one value each: nothing piled up
+    assert metrics.metric_set == {}
