@@ -40,6 +40,7 @@ from mixcore.observability import (
     logger,
     tracing_enabled,
 )
+from mixcore.providers.errors import ProviderCoolingDown
 from mixcore.schemas import ChatCompletionRequest
 from mixcore.settings import get_settings
 
@@ -159,10 +160,10 @@ class RequestLifecycle:
         try:
             delivery = await asyncio.to_thread(get_cost_sink().flush)
             latency_ms = (time.monotonic() - started) * 1000
+            attempts = ctx.attempts if ctx else []
             emit_request_metrics(ctx.record if ctx else None, status=status, latency_ms=latency_ms,
                                  first_token_ms=state.get("first_token_ms"),
-                                 cooldown_skips=sum(1 for a in ctx.attempts if a.get("error") == "cooling_down")
-                                 if ctx else 0)
+                                 cooldown_skips=sum(1 for a in attempts if a.get("error") == ProviderCoolingDown.kind))
             emit_route_metrics(CHAT_ROUTE, status=status, latency_ms=latency_ms)
             emit_sink_metrics(delivery)
             flush_metrics()
