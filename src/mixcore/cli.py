@@ -81,7 +81,7 @@ def cmd_keys(args: argparse.Namespace) -> int:
 def cmd_refresh(args: argparse.Namespace) -> int:
     import asyncio
 
-    from mixcore.leaderboards.fetch import Fetcher, HttpFetcher, LocalFetcher
+    from mixcore.leaderboards.fetch import open_fetcher
     from mixcore.leaderboards.indexer import Report, refresh
 
     sources = [args.source] if args.source else None
@@ -96,12 +96,8 @@ def cmd_refresh(args: argparse.Namespace) -> int:
         store = _store()
 
     async def run() -> Report:
-        fetcher: Fetcher = LocalFetcher(Path(args.from_path), sources) if args.from_path else HttpFetcher()
-        try:
+        async with open_fetcher(Path(args.from_path) if args.from_path else None, sources) as fetcher:
             return await refresh(store, fetcher, sources)
-        finally:
-            if isinstance(fetcher, HttpFetcher):
-                await fetcher.aclose()
 
     where = args.from_path or "the network"
     print(f"Refreshing {', '.join(sources or ['every source'])} from {where}...", file=sys.stderr, flush=True)

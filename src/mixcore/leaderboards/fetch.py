@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import parse_qs, urlsplit
@@ -129,3 +131,17 @@ class LocalFetcher:
                 continue
             documents.append(Document(origin=str(path), data=path.read_bytes()))
         return documents
+
+
+@contextlib.asynccontextmanager
+async def open_fetcher(saved: Path | None, sources: list[str] | None = None) -> AsyncIterator[Fetcher]:
+    """Saved files when `saved` is given (a file, or a folder of source/ folders), else the network;
+    the network client is closed after use."""
+    if saved is not None:
+        yield LocalFetcher(saved, sources)
+        return
+    fetcher = HttpFetcher()
+    try:
+        yield fetcher
+    finally:
+        await fetcher.aclose()

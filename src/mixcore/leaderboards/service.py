@@ -7,7 +7,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from mixcore.leaderboards.fetch import Fetcher, HttpFetcher, LocalFetcher
+from mixcore.leaderboards.fetch import open_fetcher
 from mixcore.leaderboards.indexer import Report, refresh
 from mixcore.leaderboards.views import age_hours
 from mixcore.observability import emit_source_age, emit_source_failure, logger, metrics
@@ -18,12 +18,8 @@ from mixcore.store.base import RankingStore
 async def run_scheduled(store: RankingStore, sources: list[str] | None = None) -> dict[str, Any]:
     """One indexer run over the network; its counts, also emitted as metrics and logged."""
     mirror = get_settings().sources_mirror
-    fetcher: Fetcher = LocalFetcher(Path(mirror) / "leaderboards", sources) if mirror else HttpFetcher()
-    try:
+    async with open_fetcher(Path(mirror) / "leaderboards" if mirror else None, sources) as fetcher:
         report = await refresh(store, fetcher, sources)
-    finally:
-        if isinstance(fetcher, HttpFetcher):
-            await fetcher.aclose()
     return report_run(report, store)
 
 

@@ -84,9 +84,9 @@ def function_environment(template: Template, function: FunctionDef, overrides: d
             names = physical_names(template)
             say(f"using the AWS at {os.environ['AWS_ENDPOINT_URL']}")
         else:
-            from mixcore.local.stack import _free_port
+            from mixcore.local.stack import free_port
 
-            aws = EmbeddedAws(_free_port()).start()
+            aws = EmbeddedAws(free_port()).start()
             os.environ.update(aws.environment())
             names = aws.create_resources(template)
             say(f"started an embedded AWS at {aws.endpoint} with the template's resources")

@@ -50,7 +50,7 @@ class LocalStack:
     def start(self) -> LocalStack:
         options = self.options
         template = Template.load(options.template or find_template())
-        aws_port = options.aws_port or _free_port()
+        aws_port = options.aws_port or free_port()
         self.aws = EmbeddedAws(aws_port).start()
         os.environ.update(self.aws.environment())
         for key, value in LOCAL_DEFAULTS.items():
@@ -189,7 +189,7 @@ class LocalServer:
         self.thread.join(timeout=10)
 
 
-def _free_port() -> int:
+def free_port() -> int:
     import socket
 
     with socket.socket() as sock:
