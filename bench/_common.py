@@ -15,6 +15,7 @@ import statistics
 from typing import Any
 
 from mixcore.catalog import get_catalog
+from mixcore.catalog.live import FixedCatalog
 from mixcore.container import assemble_gateway
 from mixcore.costs.sink import MemorySink
 from mixcore.local.demo_providers import DemoProviderServer
@@ -43,7 +44,7 @@ def gateway_for(demo: DemoProviderServer, store: MemoryStore | None = None, **se
     providers["local"] = ProviderConfig(name="local", protocol="openai", base_url=demo.base_url("local"),
                                         api_key="bench", configured=True)
     upstream = Upstream(settings=config, providers=providers, client=ProviderClient(build_http_client(config), config),
-                        catalog=get_catalog(), cooldowns=Cooldowns())
+                        catalogs=FixedCatalog(get_catalog()), cooldowns=Cooldowns())
     memory = store or MemoryStore()
     return assemble_gateway(upstream, lambda: memory, MemorySink())
 

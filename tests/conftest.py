@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from mixcore.catalog import get_catalog
+from mixcore.catalog.live import FixedCatalog
 from mixcore.container import assemble_gateway
 from mixcore.costs.sink import MemorySink
 from mixcore.local.demo_providers import DemoProviderServer
@@ -76,7 +77,8 @@ def sink() -> MemorySink:
 @pytest.fixture
 def gateway(settings: Settings, providers: dict[str, ProviderConfig], sink: MemorySink) -> Gateway:
     upstream = Upstream(settings=settings, providers=providers,
-                        client=ProviderClient(build_http_client(settings), settings), catalog=get_catalog(),
+                        client=ProviderClient(build_http_client(settings), settings),
+                        catalogs=FixedCatalog(get_catalog()),
                         cooldowns=Cooldowns(threshold=3, seconds=30))
     store = MemoryStore()
     return assemble_gateway(upstream, lambda: store, sink)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from mixcore.catalog.models import Overrides
     from mixcore.store.base import Store
 
 
@@ -83,6 +84,7 @@ def cmd_refresh(args: argparse.Namespace) -> int:
 
     from mixcore.leaderboards.fetch import open_fetcher
     from mixcore.leaderboards.indexer import Report, refresh
+    from mixcore.leaderboards.service import refresh_prices
 
     sources = [args.source] if args.source else None
     if args.snapshot and not args.from_path:
@@ -112,7 +114,16 @@ def cmd_refresh(args: argparse.Namespace) -> int:
     for source in report.failed_sources:
         for reason in report.reasons(source) or ["no reason recorded"]:
             print(f"  {source} failed: {reason}")
-    return 1 if report.failed_sources else 0
+    # Saved leaderboards come with saved price tables or none: an offline refresh never reaches the network.
+    prices = Path(args.prices_from) if args.prices_from else None
+    fetch = prices is not None or not args.from_path
+    print(f"Refreshing the catalog from {prices or ('the network' if fetch else 'the stored price tables')}...",
+          file=sys.stderr, flush=True)
+    catalog = asyncio.run(refresh_prices(store, prices, fetch=fetch))
+    for line in catalog.lines():
+        print(line)
+    bad_tables = [t for t in catalog.tables if t.action in ("failed", "rejected")]
+    return 1 if report.failed_sources or bad_tables else 0
 
 
 def write_snapshot(store: Store) -> int:
@@ -120,9 +131,9 @@ def write_snapshot(store: Store) -> int:
     from datetime import UTC, datetime
 
     from mixcore.leaderboards import snapshot
-    from mixcore.mixes.definitions import IndexMix, default_mixes
+    from mixcore.mixes.definitions import default_index_categories
 
-    categories = {(m.source, m.category) for m in default_mixes().values() if isinstance(m, IndexMix)}
+    categories = default_index_categories()
     built_at = datetime.now(UTC).isoformat(timespec="seconds")
     data = snapshot.snapshot_of(store.list_latest(), categories, built_at)
     target = Path(snapshot.__file__).parent / snapshot.SNAPSHOT_FILE
@@ -197,11 +208,84 @@ def cmd_costs(args: argparse.Namespace) -> int:
 
 
 def cmd_catalog(args: argparse.Namespace) -> int:
-    from mixcore.catalog.build import write_catalog
+    if args.action == "build":
+        from mixcore.catalog.build import write_catalog
 
-    summary = write_catalog(Path(args.fixtures), Path(args.out) if args.out else None)
-    print(json.dumps(summary, indent=2))
+        summary = write_catalog(Path(args.fixtures), Path(args.out) if args.out else None)
+        print(json.dumps(summary, indent=2))
+        return 0
+    from mixcore.catalog.live import apply_overrides, live_file, stored_overrides
+
+    store = _store()
+    head = store.catalog_head()
+    current = stored_overrides(head)
+    if args.action == "show":
+        file = apply_overrides(live_file(store, head), current)
+        state = head.get("state") or {}
+        print(f"live catalog {file.version}: {len(file.models)} models"
+              + (f", built {state['built_at']}" if state.get("built_at") else " (the packaged seed)"))
+        for source, stamp in file.tables.items():
+            print(f"  {source}: {stamp.models} models from {stamp.origin}"
+                  + (f", fetched {stamp.fetched_at}" if stamp.fetched_at else ""))
+        if not current.is_empty():
+            print("operator overrides:\n" + current.model_dump_json(indent=2, exclude_defaults=True))
+        history = store.catalog_history(10)
+        if history:
+            _print_table(history, ["version", "built_at", "models"])
+        runs = {k: n for k, n in (state.get("leader_unmapped_runs") or {}).items() if n}
+        for key, count in sorted(runs.items()):
+            print(f"  {key}: #1 unmapped for {count} refresh(es)")
+        return 0
+    if args.reset:
+        store.put_catalog_overrides({})
+        print("Dropped every operator override; running containers follow within MIXCORE_CACHE_TTL_SECONDS.")
+        return 0
+    try:
+        added = overrides_from_args(args)
+    except ValueError as error:
+        print(f"mixcore catalog put: {error}", file=sys.stderr)
+        return 2
+    if added.is_empty():
+        print("mixcore catalog put: give --file or at least one of --alias, --unmapped, --exclude, --price",
+              file=sys.stderr)
+        return 2
+    merged = current.merged(added)
+    known = {m.id for m in live_file(store, head).models} | {m.id for m in merged.models}
+    unknown = sorted({*merged.aliases.values(), *merged.prices} - known)
+    if unknown:
+        print(f"mixcore catalog put: not in the live catalog (add them with \"models\" in --file): "
+              f"{', '.join(unknown)}", file=sys.stderr)
+        return 2
+    store.put_catalog_overrides(merged.model_dump(mode="json", exclude_defaults=True))
+    print(f"Stored the catalog overrides ({len(merged.aliases)} aliases, {len(merged.unmapped)} unmapped, "
+          f"{len(merged.exclude)} excluded, {len(merged.prices)} prices, {len(merged.models)} models). Running "
+          "containers use them within MIXCORE_CACHE_TTL_SECONDS (60 s by default).")
     return 0
+
+
+def overrides_from_args(args: argparse.Namespace) -> Overrides:
+    from mixcore.catalog.models import Overrides, Price
+
+    raw: dict[str, Any] = json.loads(Path(args.file).read_text()) if args.file else {}
+    overrides = Overrides.model_validate(raw)
+    for item in args.alias or []:
+        name, _, model_id = item.partition("=")
+        if not name or not model_id:
+            raise ValueError(f"--alias wants NAME=PROVIDER/MODEL, not {item!r}")
+        overrides.aliases[name] = model_id
+    for item in args.unmapped or []:
+        name, _, reason = item.partition("=")
+        if not name or not reason:
+            raise ValueError(f"--unmapped wants NAME=REASON, not {item!r}")
+        overrides.unmapped[name] = reason
+    overrides.exclude += args.exclude or []
+    for item in args.price or []:
+        model_id, _, rates = item.partition("=")
+        parts = rates.split(",")
+        if not model_id or len(parts) != 2:
+            raise ValueError(f"--price wants PROVIDER/MODEL=INPUT,OUTPUT (USD per 1M tokens), not {item!r}")
+        overrides.prices[model_id] = Price(input=float(parts[0]), output=float(parts[1]))
+    return overrides
 
 
 def cmd_invoke(args: argparse.Namespace) -> int:
@@ -264,6 +348,8 @@ def build_parser() -> argparse.ArgumentParser:
     refresh = sub.add_parser("refresh", help="one indexer run: fetch, parse, check and store leaderboards")
     refresh.add_argument("--source", choices=["lmsys", "seal", "bigcodebench"])
     refresh.add_argument("--from", dest="from_path", help="a saved file, or a folder with source/ sub-folders")
+    refresh.add_argument("--prices-from", help="a folder of saved price tables (LiteLLM, OpenRouter, models.dev); "
+                                               "without it, --from leaves the catalog's tables as stored")
     refresh.add_argument("--snapshot", action="store_true",
                          help="write the package's leaderboard snapshot (what a fresh stack answers from) instead "
                               "of storing")
@@ -282,8 +368,17 @@ def build_parser() -> argparse.ArgumentParser:
     costs.add_argument("--bucket", help="the cost bucket (default: MIXCORE_COST_BUCKET_NAME)")
     costs.set_defaults(func=cmd_costs)
 
-    catalog = sub.add_parser("catalog", help="rebuild the model catalog from the price and leaderboard data")
-    catalog.add_argument("action", choices=["build"])
+    catalog = sub.add_parser("catalog", help="show the live model catalog, add operator overrides, or rebuild "
+                                             "the packaged one")
+    catalog.add_argument("action", choices=["show", "put", "build"], nargs="?", default="show")
+    catalog.add_argument("--file", help="with put: overrides JSON ({aliases, unmapped, exclude, prices, models})")
+    catalog.add_argument("--alias", action="append", metavar="NAME=ID", help="with put: a leaderboard name → model")
+    catalog.add_argument("--unmapped", action="append", metavar="NAME=REASON",
+                         help="with put: a leaderboard name no index mix may call, and why")
+    catalog.add_argument("--exclude", action="append", metavar="ID", help="with put: a model id to leave out")
+    catalog.add_argument("--price", action="append", metavar="ID=IN,OUT",
+                         help="with put: the price to charge, USD per 1M input and output tokens")
+    catalog.add_argument("--reset", action="store_true", help="with put: drop every operator override")
     catalog.add_argument("--fixtures", default="tests/fixtures", help="folder with pricing/ and leaderboards/")
     catalog.add_argument("--out", help="output path (default: the package's catalog.json)")
     catalog.set_defaults(func=cmd_catalog)

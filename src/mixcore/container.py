@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 
-from mixcore.catalog import get_catalog
+from mixcore.catalog.live import LiveCatalog
 from mixcore.costs.sink import CostSink, MemorySink
 from mixcore.mixes.cooldown import Cooldowns
 from mixcore.mixes.gateway import Gateway
@@ -66,7 +66,8 @@ def set_cost_sink(sink: CostSink | None) -> None:
 
 def build_upstream(settings: Settings, providers: dict[str, ProviderConfig]) -> Upstream:
     return Upstream(settings=settings, providers=providers,
-                    client=ProviderClient(build_http_client(settings), settings), catalog=get_catalog(),
+                    client=ProviderClient(build_http_client(settings), settings),
+                    catalogs=LiveCatalog(get_store, settings.cache_ttl_seconds),
                     cooldowns=Cooldowns(threshold=settings.cooldown_failures, seconds=settings.cooldown_seconds))
 
 

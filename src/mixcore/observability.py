@@ -138,6 +138,11 @@ def emit_source_age(source: str, hours: float) -> None:
     emit_dimensioned({SOURCE: source}, [("LeaderboardAgeHours", "Count", hours)])
 
 
+def emit_unmapped(source: str, count: int) -> None:
+    """UnmappedTopModels per source: models in its default categories' top 10 that no index mix can call."""
+    emit_dimensioned({SOURCE: source}, [("UnmappedTopModels", "Count", count)])
+
+
 def _metrics_disabled() -> bool:
     # EphemeralMetrics honours POWERTOOLS_METRICS_DISABLED; checking first also skips building the blob.
     return os.environ.get("POWERTOOLS_METRICS_DISABLED", "").lower() in ("1", "true")

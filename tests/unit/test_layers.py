@@ -12,7 +12,7 @@ from tests.conftest import REPO
 SRC = REPO / "src" / "mixcore"
 DOMAIN_AND_SERVICES = ("mixes", "providers", "costs", "store", "catalog", "leaderboards")
 EDGES = ("mixcore.api", "mixcore.local", "mixcore.cli")
-LAPTOP_ONLY = ("mixcore.local", "mixcore.cli", "mixcore.catalog.build")
+LAPTOP_ONLY = ("mixcore.local", "mixcore.cli")
 
 
 def module_name(path: Path) -> str:

@@ -25,8 +25,11 @@ def model_list() -> list[dict[str, Any]]:
     mixes = [{"id": mix.id, "object": "model", "created": CREATED, "owned_by": "mixcore", "mix_kind": mix.kind,
               "description": mix.description} for mix in gateway.registry.mixes().values()]
     configured = {name for name, p in gateway.upstream.providers.items() if p.configured}
-    models = [{"id": m.id, "object": "model", "created": CREATED, "owned_by": m.provider}
-              for m in gateway.upstream.catalog.models.values() if m.provider in configured]
+    catalog = gateway.upstream.catalog
+    # Prices (USD per 1M tokens) are the live catalog's: what the cost records of a call made now would charge.
+    models = [{"id": m.id, "object": "model", "created": CREATED, "owned_by": m.provider,
+               "pricing": m.price.model_dump(exclude_none=True) if m.price else None}
+              for m in catalog.models.values() if m.provider in configured]
     return mixes + models
 
 
@@ -62,7 +65,8 @@ def register_catalog_routes(app: APIGatewayRestResolver) -> APIGatewayRestResolv
 
     @app.get("/v1/models")
     def list_models() -> Response[str]:
-        return Response(200, "application/json", json.dumps({"object": "list", "data": model_list()}))
+        listing = {"object": "list", "data": model_list(), "catalog_version": get_gateway().upstream.catalog.version}
+        return Response(200, "application/json", json.dumps(listing))
 
     @app.get("/v1/mixes")
     def list_mixes() -> Response[str]:

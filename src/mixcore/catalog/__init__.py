@@ -9,9 +9,9 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from mixcore.catalog.models import CatalogFile, CatalogModel
+from mixcore.catalog.models import CatalogFile, CatalogModel, Overrides
 
-__all__ = ["Catalog", "CatalogModel", "get_catalog", "normalise_name"]
+__all__ = ["Catalog", "CatalogModel", "get_catalog", "normalise_name", "packaged_catalog_file"]
 
 _NON_ALNUM = re.compile(r"[^a-z0-9.]+")
 
@@ -25,12 +25,13 @@ def normalise_name(name: str) -> str:
 class Catalog:
     models: dict[str, CatalogModel]
     unmapped: dict[str, str] = field(default_factory=dict)
+    version: str = ""
     _by_alias: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_file(cls, data: CatalogFile) -> Catalog:
         catalog = cls(models={m.id: m for m in data.models},
-                      unmapped={normalise_name(u.name): u.reason for u in data.unmapped})
+                      unmapped={normalise_name(u.name): u.reason for u in data.unmapped}, version=data.version)
         # A leaderboard name attached by the build wins over another model's own API id spelled the same way
         # ('DeepSeek-V3' is the 2024-12 model wherever a provider's `deepseek-v3` now points).
         for own_ids in (False, True):
@@ -69,6 +70,19 @@ class Catalog:
 
 
 @lru_cache(maxsize=1)
-def get_catalog() -> Catalog:
+def packaged_catalog_file() -> CatalogFile:
+    """The catalog built into the package: the seed of every store, and what answers until the indexer's first
+    catalog (and whenever the store cannot be read)."""
     text = resources.files("mixcore.catalog").joinpath("data/catalog.json").read_text()
-    return Catalog.from_file(CatalogFile.model_validate_json(text))
+    return CatalogFile.model_validate_json(text)
+
+
+def packaged_overrides() -> Overrides:
+    """The hand-kept overrides.json the package's builds apply."""
+    return Overrides.model_validate_json(resources.files("mixcore.catalog").joinpath("data/overrides.json").read_text())
+
+
+@lru_cache(maxsize=1)
+def get_catalog() -> Catalog:
+    """The packaged catalog."""
+    return Catalog.from_file(packaged_catalog_file())

@@ -11,46 +11,45 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
-
-from mixcore.catalog import normalise_name
+from mixcore.catalog import normalise_name, packaged_overrides
 from mixcore.catalog.models import (
     CatalogFile,
     CatalogModel,
     LongContextPrice,
     Modalities,
+    Overrides,
     Price,
     ReasoningSettings,
+    TableStamp,
     UnmappedName,
 )
+from mixcore.catalog.prices import (
+    LITELLM,
+    LITELLM_PREFIX,
+    LITELLM_PROVIDERS,
+    MILLION,
+    MODELSDEV,
+    MODELSDEV_PROVIDERS,
+    OPENROUTER,
+    PRICE_SOURCES,
+    PriceTable,
+    content_hash,
+    model_count,
+    parse_table,
+)
 
-# models.dev provider id → Mixcore provider name (providers.json), in order of preference when a
-# leaderboard name could map to several: the model's own maker first, aggregators last.
-MODELSDEV_PROVIDERS = {
-    "openai": "openai", "anthropic": "anthropic", "google": "google", "xai": "xai", "deepseek": "deepseek",
-    "mistral": "mistral", "alibaba": "alibaba", "moonshotai": "moonshot", "zai": "zai",
-    "togetherai": "together", "fireworks-ai": "fireworks", "groq": "groq",
-}
 PROVIDER_PREFERENCE = [*MODELSDEV_PROVIDERS.values(), "openrouter"]
-# LiteLLM key prefixes for the same providers (first-party keys have no prefix for OpenAI/Anthropic).
-LITELLM_PREFIX = {"openai": "", "anthropic": "", "google": "gemini/", "xai": "xai/", "deepseek": "deepseek/",
-                  "mistral": "mistral/", "together": "together_ai/", "groq": "groq/",
-                  "fireworks": "fireworks_ai/", "moonshot": "moonshot/"}
-LITELLM_PROVIDERS = {"openai": "openai", "anthropic": "anthropic", "gemini": "google", "xai": "xai",
-                     "deepseek": "deepseek", "mistral": "mistral", "together_ai": "together", "groq": "groq",
-                     "fireworks_ai": "fireworks", "moonshot": "moonshot"}
 # DeepSeek's API serves only moving aliases (deepseek-chat, deepseek-reasoner): LiteLLM's other deepseek/ keys
 # name no callable model, so they are not added.
 LITELLM_ADDS = set(LITELLM_PROVIDERS.values()) - {"deepseek"}
 # The model makers whose own APIs LiteLLM tracks closely: a model of theirs missing from its table has been retired.
 FIRST_PARTY = {"openai", "anthropic", "google", "xai", "deepseek", "mistral"}
-MILLION = 1_000_000
 PRICE_DATA_DATE = "2026-04-04"  # the date of the three price tables in tests/fixtures/pricing
 # Released this long before the price data and absent from LiteLLM's table: retired, not merely too new to list.
 RETIRED_AFTER_DAYS = 180
@@ -62,12 +61,6 @@ MONTH_SNAPSHOT = re.compile(r"^(january|february|march|april|may|june|july|augus
                             r"december) 20\d\d$", re.I)
 PROVIDERS_WITH_EFFORT = {"openai", "xai", "google", "openrouter"}
 PROVIDERS_WITH_BUDGET = {"anthropic", "google", "openrouter"}
-
-
-class Overrides(BaseModel):
-    aliases: dict[str, str] = Field(default_factory=dict, description="leaderboard name → catalog id")
-    unmapped: dict[str, str] = Field(default_factory=dict, description="leaderboard name → why not callable")
-    exclude: list[str] = Field(default_factory=list, description="catalog ids to leave out")
 
 
 def _per_million(value: Any) -> float | None:
@@ -163,7 +156,8 @@ def models_from_openrouter(data: dict[str, Any]) -> list[CatalogModel]:
     return models
 
 
-def merge_litellm(models: list[CatalogModel], litellm: dict[str, Any]) -> list[CatalogModel]:
+def merge_litellm(models: list[CatalogModel], litellm: dict[str, Any], table_date: str = PRICE_DATA_DATE,
+                  ) -> list[CatalogModel]:
     """Fill what models.dev lacks from LiteLLM (prices of every token class, deprecation dates, retirements),
     and add the providers' dated snapshots only LiteLLM lists (e.g. o1-2024-12-17), so a ranked snapshot is
     called by its own id rather than through a moving alias."""
@@ -173,9 +167,10 @@ def merge_litellm(models: list[CatalogModel], litellm: dict[str, Any]) -> list[C
             continue
         raw = litellm.get(LITELLM_PREFIX[model.provider] + model.api_model) or {}
         if not raw:
-            if model.provider in FIRST_PARTY and model.retired is None and released_long_before(model.release_date):
+            if (model.provider in FIRST_PARTY and model.retired is None
+                    and released_long_before(model.release_date, table_date)):
                 model.retired = (f"released {model.release_date} and no longer in LiteLLM's price table of "
-                                 f"{PRICE_DATA_DATE}")
+                                 f"{table_date}")
             continue
         model.deprecation_date = str(raw["deprecation_date"]) if raw.get("deprecation_date") else None
         listed = price_from_litellm(raw)
@@ -208,14 +203,14 @@ def merge_litellm(models: list[CatalogModel], litellm: dict[str, Any]) -> list[C
     return added
 
 
-def released_long_before(release_date: str | None) -> bool:
+def released_long_before(release_date: str | None, table_date: str = PRICE_DATA_DATE) -> bool:
     if not release_date:
         return False
     try:
         released = date.fromisoformat(release_date[:10])
     except ValueError:
         return False
-    return (date.fromisoformat(PRICE_DATA_DATE) - released).days > RETIRED_AFTER_DAYS
+    return (date.fromisoformat(table_date[:10]) - released).days > RETIRED_AFTER_DAYS
 
 
 @dataclass(frozen=True)
@@ -372,21 +367,45 @@ def assign_aliases(models: list[CatalogModel], names: Iterable[str], overrides: 
     return unmapped
 
 
-def build_catalog(pricing_dir: Path, leaderboard_names: Iterable[str], overrides: Overrides,
-                  display_keys: dict[str, list[str]] | None = None) -> CatalogFile:
-    modelsdev = json.loads((pricing_dir / "modelsdev_api_2026-04-04.json").read_text())
-    openrouter = json.loads((pricing_dir / "openrouter_models_2026-04-04.json").read_text())
-    litellm = json.loads((pricing_dir / "model_prices_and_context_window.json").read_text())
-    models = models_from_modelsdev(modelsdev) + models_from_openrouter(openrouter)
-    models += merge_litellm(models, litellm)
+FIXTURE_TABLES = {MODELSDEV: "modelsdev_api_2026-04-04.json", OPENROUTER: "openrouter_models_2026-04-04.json",
+                  LITELLM: "model_prices_and_context_window.json"}
+
+
+def build_from_tables(tables: Mapping[str, PriceTable], leaderboard_names: Iterable[str], overrides: Overrides,
+                      display_keys: dict[str, list[str]] | None = None, *, built_on: str) -> CatalogFile:
+    """The catalog the price tables make, with every leaderboard name attached or reported unmapped.
+
+    A missing table contributes nothing (the caller falls back to the previous catalog for what it held);
+    without LiteLLM's no model is judged retired for being absent from it."""
+    empty: dict[str, Any] = {}
+    models = models_from_modelsdev(tables[MODELSDEV].data if MODELSDEV in tables else empty)
+    models += models_from_openrouter(tables[OPENROUTER].data if OPENROUTER in tables else empty)
+    if LITELLM in tables:
+        models += merge_litellm(models, tables[LITELLM].data, (tables[LITELLM].fetched_at or built_on)[:10])
     models = [m for m in models if m.id not in overrides.exclude]
     for model in models:
         model.aliases = [model.api_model]
     unmapped = assign_aliases(models, leaderboard_names, overrides, display_keys or {})
-    return CatalogFile(
-        generated_from=["modelsdev_api_2026-04-04.json", "openrouter_models_2026-04-04.json",
-                        "model_prices_and_context_window.json", "overrides.json"],
+    catalog = CatalogFile(
+        generated_from=[*(tables[s].origin.rsplit("/", 1)[-1] for s in PRICE_SOURCES if s in tables), "overrides.json"],
+        tables={s: TableStamp(origin=t.origin, models=model_count(t), content_hash=content_hash(t.relevant()),
+                              fetched_at=t.fetched_at) for s, t in tables.items()},
         models=sorted(models, key=lambda m: m.id), unmapped=unmapped)
+    catalog.version = catalog_version(catalog, built_on)
+    return catalog
+
+
+def catalog_version(catalog: CatalogFile, built_on: str) -> str:
+    """<build time, digits>-<hash of what the catalog says>: sortable, and the same data keeps its hash."""
+    said = [m.model_dump(mode="json") for m in catalog.models], [u.model_dump() for u in catalog.unmapped]
+    return f"{re.sub(r'[^0-9T]', '', built_on)[:15]}-{content_hash(said)[:10]}"
+
+
+def build_catalog(pricing_dir: Path, leaderboard_names: Iterable[str], overrides: Overrides,
+                  display_keys: dict[str, list[str]] | None = None) -> CatalogFile:
+    """The packaged catalog: built from the fixture price tables, versioned by their date."""
+    tables = {source: parse_table((pricing_dir / name).read_bytes(), name) for source, name in FIXTURE_TABLES.items()}
+    return build_from_tables(tables, leaderboard_names, overrides, display_keys, built_on=PRICE_DATA_DATE)
 
 
 def leaderboard_names(leaderboards_dir: Path) -> tuple[list[str], dict[str, list[str]]]:
@@ -427,7 +446,7 @@ def display_name_keys(lmsys_dir: Path) -> dict[str, list[str]]:
 
 def write_catalog(fixtures: Path, out: Path | None = None) -> dict[str, Any]:
     package_data = Path(__file__).parent / "data"
-    overrides = Overrides.model_validate_json((package_data / "overrides.json").read_text())
+    overrides = packaged_overrides()
     names, display_keys = leaderboard_names(fixtures / "leaderboards")
     catalog = build_catalog(fixtures / "pricing", names, overrides, display_keys)
     target = out or package_data / "catalog.json"

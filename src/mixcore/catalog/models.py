@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class Modalities(BaseModel):
@@ -102,8 +102,42 @@ class UnmappedName(BaseModel):
     reason: str
 
 
+class TableStamp(BaseModel):
+    """Which price table of a source a catalog was built from."""
+
+    origin: str
+    models: int = Field(description="how many models the table listed (the next table must list at least half)")
+    content_hash: str = ""
+    fetched_at: str | None = None
+
+
 class CatalogFile(BaseModel):
     schema_version: int = 1
+    version: str = Field("", description="YYYYMMDD-<content hash>: named by every cost record it priced")
     generated_from: list[str] = Field(default_factory=list)
+    tables: dict[str, TableStamp] = Field(default_factory=dict, description="price source → the table used")
     models: list[CatalogModel]
     unmapped: list[UnmappedName] = Field(default_factory=list)
+
+
+class Overrides(BaseModel):
+    """Hand-kept corrections: the packaged overrides.json at build time, and an operator's (`mixcore catalog
+    put`) on top of whatever catalog is live."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    aliases: dict[str, str] = Field(default_factory=dict, description="leaderboard name → catalog id")
+    unmapped: dict[str, str] = Field(default_factory=dict, description="leaderboard name → why not callable")
+    exclude: list[str] = Field(default_factory=list, description="catalog ids to leave out")
+    prices: dict[str, Price] = Field(default_factory=dict, description="catalog id → the price to charge")
+    models: list[CatalogModel] = Field(default_factory=list, description="models to add (or replace) whole")
+
+    def merged(self, other: Overrides) -> Overrides:
+        """These overrides with `other`'s on top."""
+        models = {m.id: m for m in self.models} | {m.id: m for m in other.models}
+        return Overrides(aliases={**self.aliases, **other.aliases}, unmapped={**self.unmapped, **other.unmapped},
+                         exclude=sorted({*self.exclude, *other.exclude}), prices={**self.prices, **other.prices},
+                         models=list(models.values()))
+
+    def is_empty(self) -> bool:
+        return not (self.aliases or self.unmapped or self.exclude or self.prices or self.models)

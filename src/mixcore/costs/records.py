@@ -47,6 +47,7 @@ class CostRecord(BaseModel):
     cost_usd: float = 0.0
     cost_complete: bool = True
     latency_ms: float = 0.0
+    catalog_version: str | None = Field(default=None, description="the catalog version whose prices were used")
 
     def finalise(self) -> CostRecord:
         self.prompt_tokens = sum(c.prompt_tokens for c in self.calls)

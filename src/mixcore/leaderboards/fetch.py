@@ -114,6 +114,8 @@ class LocalFetcher:
         self.failures: dict[str, list[str]] = {}
 
     def files_for(self, source: str) -> list[Path]:
+        if not self.path.exists():
+            return []
         if self.path.is_file():
             # A single file belongs to the source named on the command line, or to its folder's name.
             wanted = self.sources[0] if len(self.sources) == 1 else self.path.parent.name

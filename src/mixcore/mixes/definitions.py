@@ -99,3 +99,8 @@ def parse_mix(data: dict[str, Any]) -> MixDefinition:
 def default_mixes() -> dict[str, MixDefinition]:
     text = resources.files("mixcore.mixes").joinpath("data/defaults.json").read_text()
     return {m.id: m for m in MixFile.model_validate_json(text).mixes}
+
+
+def default_index_categories() -> set[tuple[str, str]]:
+    """The (source, category) pairs the default index mixes answer from."""
+    return {(m.source, m.category) for m in default_mixes().values() if isinstance(m, IndexMix)}

@@ -53,7 +53,8 @@ class Gateway:
 
     def new_context(self, key_id: str | None, request_id: str) -> RequestContext:
         return RequestContext(request_id=request_id, key_id=key_id,
-                              deadline=time.monotonic() + self.upstream.settings.request_budget_seconds)
+                              deadline=time.monotonic() + self.upstream.settings.request_budget_seconds,
+                              catalog_version=self.upstream.catalog.version or None)
 
     def check_limits(self, request: ChatCompletionRequest) -> None:
         settings = self.upstream.settings
@@ -71,7 +72,7 @@ class Gateway:
                 status: int, started: float) -> CostRecord:
         record = CostRecord(request_id=ctx.request_id, time=datetime.now(UTC).isoformat(timespec="milliseconds"),
                             key_id=ctx.key_id, mix_id=plan.mix_id if plan else None, model=model, stream=stream,
-                            status=status, calls=list(ctx.calls),
+                            status=status, calls=list(ctx.calls), catalog_version=ctx.catalog_version,
                             latency_ms=round((time.monotonic() - started) * 1000, 2))
         record.finalise()
         ctx.record = record

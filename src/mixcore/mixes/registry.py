@@ -127,7 +127,8 @@ class MixRegistry:
 
     def describe(self, mix_id: str) -> dict[str, Any]:
         mix = self.get(mix_id)
-        view: dict[str, Any] = {"id": mix.id, "object": "mix", "definition": mix.model_dump(mode="json")}
+        view: dict[str, Any] = {"id": mix.id, "object": "mix", "definition": mix.model_dump(mode="json"),
+                                "catalog_version": self.upstream.catalog.version}
         if isinstance(mix, IndexMix):
             try:
                 resolution = self.resolve_index(mix)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mixcore.catalog import Catalog, CatalogModel
+from mixcore.catalog.live import CatalogSource
 from mixcore.catalog.models import ReasoningSettings
 from mixcore.costs.limits import Spending
 from mixcore.costs.records import CallLine, CostRecord
@@ -66,6 +67,7 @@ class RequestContext:
     attempts: list[dict[str, Any]] = field(default_factory=list)
     record: CostRecord | None = None  # the request's cost record, once it is written
     spending: Spending | None = None  # the key's budget, when it has one
+    catalog_version: str | None = None  # the live catalog when the request began (what priced its calls)
 
     def may_not_call_unpriced(self) -> bool:
         return self.spending is not None and not self.spending.allow_unpriced
@@ -91,8 +93,13 @@ class Upstream:
     settings: Settings
     providers: dict[str, ProviderConfig]
     client: ChatClient
-    catalog: Catalog
+    catalogs: CatalogSource
     cooldowns: Cooldowns
+
+    @property
+    def catalog(self) -> Catalog:
+        """The catalog live now (it follows the indexer's refreshes within the cache window)."""
+        return self.catalogs.current()
 
     def direct_candidate(self, model: str) -> Candidate:
         """A `provider/model` id as a candidate; 404 for a provider Mixcore does not know."""

@@ -16,6 +16,9 @@ class MemoryStore:
         self.snapshots: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.mixes: dict[str, dict[str, Any]] = {}
         self.usage: dict[tuple[str, str], dict[str, float]] = {}
+        self.catalog: dict[str, dict[str, Any]] = {}
+        self.catalog_versions: dict[str, tuple[dict[str, Any], bytes]] = {}
+        self.price_tables: dict[str, tuple[dict[str, Any], bytes]] = {}
         self._lock = threading.Lock()
 
     def put_key(self, key: ClientKey) -> None:
@@ -55,6 +58,34 @@ class MemoryStore:
 
     def put_mix(self, mix: dict[str, Any]) -> None:
         self.mixes[mix["id"]] = copy.deepcopy(mix)
+
+    def catalog_head(self) -> dict[str, Any]:
+        return {"state": copy.deepcopy(self.catalog.get("STATE")),
+                "overrides": copy.deepcopy(self.catalog.get("OVERRIDES"))}
+
+    def put_catalog_version(self, version: str, summary: dict[str, Any], body: bytes) -> None:
+        self.catalog_versions[version] = (copy.deepcopy(summary), body)
+
+    def get_catalog_version(self, version: str) -> bytes | None:
+        found = self.catalog_versions.get(version)
+        return found[1] if found else None
+
+    def catalog_history(self, limit: int) -> list[dict[str, Any]]:
+        return [copy.deepcopy(self.catalog_versions[v][0]) for v in sorted(self.catalog_versions, reverse=True)][
+            :limit]
+
+    def put_catalog_state(self, state: dict[str, Any]) -> None:
+        self.catalog["STATE"] = copy.deepcopy(state)
+
+    def put_catalog_overrides(self, overrides: dict[str, Any]) -> None:
+        self.catalog["OVERRIDES"] = copy.deepcopy(overrides)
+
+    def get_price_table(self, source: str) -> tuple[dict[str, Any], bytes] | None:
+        found = self.price_tables.get(source)
+        return (copy.deepcopy(found[0]), found[1]) if found else None
+
+    def put_price_table(self, source: str, stamp: dict[str, Any], body: bytes) -> None:
+        self.price_tables[source] = (copy.deepcopy(stamp), body)
 
     def add_usage(self, key_id: str, period: str, *, requests: int = 0, cost_usd: float = 0.0,
                   expires_at: int | None = None) -> dict[str, float]:

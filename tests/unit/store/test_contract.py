@@ -6,6 +6,7 @@ the one deployed.
 
 from __future__ import annotations
 
+import gzip
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -122,3 +123,21 @@ def test_settling_swaps_the_reservation_for_the_real_cost(store: Store) -> None:
     # Room is what the budget leaves after the committed money: 1.0 - 0.125 = 0.875 fits, 0.876 does not.
     assert store.reserve_spend("key_a", "MONTH#2026-11", 0.876, 1.0)[0] is False
     assert store.reserve_spend("key_a", "MONTH#2026-11", 0.875, 1.0) == (True, 1.0)
+
+
+def test_catalog_versions_state_overrides_and_price_tables(store: Store) -> None:
+    assert store.catalog_head() == {"state": None, "overrides": None}
+    body = gzip.compress(b'{"models": []}' * 2000)  # binary, as the catalog's gzip JSON is
+    store.put_catalog_version("20261101T000000-aaaa", {"version": "20261101T000000-aaaa"}, body)
+    store.put_catalog_version("20261102T000000-bbbb", {"version": "20261102T000000-bbbb"}, b"\x00\x01")
+    store.put_catalog_state({"version": "20261102T000000-bbbb"})
+    store.put_catalog_overrides({"aliases": {"x": "openai/gpt-4o"}})
+    assert store.catalog_head() == {"state": {"version": "20261102T000000-bbbb"},
+                                    "overrides": {"aliases": {"x": "openai/gpt-4o"}}}
+    assert store.get_catalog_version("20261101T000000-aaaa") == body
+    assert store.get_catalog_version("missing") is None
+    assert [v["version"] for v in store.catalog_history(5)] == ["20261102T000000-bbbb", "20261101T000000-aaaa"]
+    assert [v["version"] for v in store.catalog_history(1)] == ["20261102T000000-bbbb"]
+    assert store.get_price_table("litellm") is None
+    store.put_price_table("litellm", {"models": 3}, b"\x1f\x8b")
+    assert store.get_price_table("litellm") == ({"models": 3}, b"\x1f\x8b")

@@ -1,0 +1,203 @@
+"""The three price tables the catalog is built from: where each lives, how to tell them apart, and whether
+a newly fetched one may replace the last good one.
+
+A table is recognised by its content, not by its URL or file name (a mirror may rename files):
+LiteLLM's is an object of model keys with per-token costs, OpenRouter's is `{"data": [...]}` with
+`pricing`, models.dev's is an object of providers with `models`. Before a table is used it is compared
+with the last good table of its source and with the prices the live catalog charges: a table that
+lists far fewer models, moves a price by an order of magnitude or more, or makes a paid model free is
+rejected with the reason, and the last good one stays.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from mixcore.catalog.models import CatalogModel
+
+LITELLM, OPENROUTER, MODELSDEV = "litellm", "openrouter", "models.dev"
+PRICE_SOURCES = (MODELSDEV, OPENROUTER, LITELLM)
+PRICE_URLS = {
+    LITELLM: "https://raw.githubusercontent.com/BerriAI/litellm/main/model_prices_and_context_window.json",
+    OPENROUTER: "https://openrouter.ai/api/v1/models",
+    MODELSDEV: "https://models.dev/api.json",
+}
+# models.dev provider id → Mixcore provider (the builder's preference order); LiteLLM's key prefixes.
+MODELSDEV_PROVIDERS = {
+    "openai": "openai", "anthropic": "anthropic", "google": "google", "xai": "xai", "deepseek": "deepseek",
+    "mistral": "mistral", "alibaba": "alibaba", "moonshotai": "moonshot", "zai": "zai",
+    "togetherai": "together", "fireworks-ai": "fireworks", "groq": "groq",
+}
+LITELLM_PREFIX = {"openai": "", "anthropic": "", "google": "gemini/", "xai": "xai/", "deepseek": "deepseek/",
+                  "mistral": "mistral/", "together": "together_ai/", "groq": "groq/",
+                  "fireworks": "fireworks_ai/", "moonshot": "moonshot/"}
+LITELLM_PROVIDERS = {"openai": "openai", "anthropic": "anthropic", "gemini": "google", "xai": "xai",
+                     "deepseek": "deepseek", "mistral": "mistral", "together_ai": "together", "groq": "groq",
+                     "fireworks_ai": "fireworks", "moonshot": "moonshot"}
+MILLION = 1_000_000
+# A table listing fewer than this share of the last good one's models is a broken download, not a cull.
+MIN_MODEL_SHARE = 0.5
+# Real price changes between two runs are cuts or rises of a few times; a tenfold move is a unit slip
+# (per token vs per 1M tokens, a misplaced decimal) until an operator says otherwise.
+MAX_PRICE_FACTOR = 10.0
+
+
+class NotAPriceTable(ValueError):
+    pass
+
+
+@dataclass
+class PriceTable:
+    """One fetched price table: its source (detected), the parsed document and where it came from."""
+
+    source: str
+    data: dict[str, Any]
+    origin: str
+    fetched_at: str | None = None
+
+    def prices(self) -> dict[str, tuple[float, float]]:
+        """Model key → (input, output) USD per 1M tokens, for every entry with both prices."""
+        return listed_prices(self.source, self.data)
+
+    def relevant(self) -> dict[str, Any]:
+        """The part of the document the catalog builder reads: what is kept as the last good table."""
+        if self.source == MODELSDEV:
+            return {k: v for k, v in self.data.items() if k in MODELSDEV_PROVIDERS}
+        if self.source == LITELLM:
+            return {k: v for k, v in self.data.items()
+                    if isinstance(v, dict) and str(v.get("litellm_provider")) in LITELLM_PROVIDERS}
+        return self.data
+
+    def compressed(self) -> bytes:
+        return gzip.compress(json.dumps(self.relevant(), separators=(",", ":"), sort_keys=True).encode(), 6)
+
+
+def content_hash(data: Any) -> str:
+    return hashlib.sha256(json.dumps(data, separators=(",", ":"), sort_keys=True).encode()).hexdigest()
+
+
+def detect(data: Any, origin: str = "") -> PriceTable:
+    """Which source a parsed JSON document is, by its shape; NotAPriceTable when it is none of them."""
+    if isinstance(data, dict) and isinstance(data.get("data"), list) and any(
+            isinstance(m, dict) and isinstance(m.get("pricing"), dict) for m in data["data"][:20]):
+        return PriceTable(OPENROUTER, data, origin)
+    if isinstance(data, dict) and data:
+        values = [v for v in data.values() if isinstance(v, dict)]
+        if values and sum(1 for v in values if "litellm_provider" in v) > len(values) / 2:
+            return PriceTable(LITELLM, data, origin)
+        if values and sum(1 for v in values if isinstance(v.get("models"), dict)) > len(values) / 2:
+            return PriceTable(MODELSDEV, data, origin)
+    raise NotAPriceTable(f"{origin or 'document'}: not a LiteLLM, OpenRouter or models.dev price table")
+
+
+def parse_table(raw: bytes, origin: str, fetched_at: str | None = None) -> PriceTable:
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError) as exc:
+        raise NotAPriceTable(f"{origin}: not JSON ({exc})"[:200]) from exc
+    table = detect(data, origin)
+    table.fetched_at = fetched_at
+    return table
+
+
+def _number(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if number >= 0 else None
+
+
+def _pair(inp: Any, out: Any, scale: float) -> tuple[float, float] | None:
+    first, second = _number(inp), _number(out)
+    return (first * scale, second * scale) if first is not None and second is not None else None
+
+
+def listed_prices(source: str, data: Mapping[str, Any]) -> dict[str, tuple[float, float]]:
+    found: dict[str, tuple[float, float]] = {}
+    if source == OPENROUTER:
+        for model in data.get("data") or []:
+            pricing = model.get("pricing") if isinstance(model, dict) else None
+            if isinstance(pricing, dict) and (pair := _pair(pricing.get("prompt"), pricing.get("completion"),
+                                                            MILLION)):
+                found[str(model.get("id"))] = pair
+    elif source == LITELLM:
+        for key, raw in data.items():
+            if isinstance(raw, dict) and (pair := _pair(raw.get("input_cost_per_token"),
+                                                        raw.get("output_cost_per_token"), MILLION)):
+                found[key] = pair
+    else:
+        for provider, block in data.items():
+            for api_model, raw in ((block or {}).get("models") or {}).items() if isinstance(block, dict) else ():
+                cost = raw.get("cost") if isinstance(raw, dict) else None
+                if isinstance(cost, dict) and (pair := _pair(cost.get("input"), cost.get("output"), 1.0)):
+                    found[f"{provider}/{api_model}"] = pair
+    return found
+
+
+def model_count(table: PriceTable) -> int:
+    """How many models of the providers Mixcore reaches the table lists (the same whether the table is the
+    whole download or the part kept as the last good one)."""
+    relevant = table.relevant()
+    if table.source == OPENROUTER:
+        return len(relevant.get("data") or [])
+    if table.source == LITELLM:
+        return len(relevant)
+    return sum(len((v or {}).get("models") or {}) for v in relevant.values() if isinstance(v, dict))
+
+
+_MODELSDEV_OF = {provider: source_id for source_id, provider in MODELSDEV_PROVIDERS.items()}
+
+
+def key_in(source: str, model: CatalogModel) -> str | None:
+    """The key under which a price table lists a catalog model, if it lists that provider at all."""
+    if source == OPENROUTER:
+        return model.api_model if model.provider == "openrouter" else None
+    if source == LITELLM:
+        prefix = LITELLM_PREFIX.get(model.provider)
+        return prefix + model.api_model if prefix is not None else None
+    source_id = _MODELSDEV_OF.get(model.provider)
+    return f"{source_id}/{model.api_model}" if source_id else None
+
+
+def _far_apart(new: float, old: float) -> bool:
+    if new == old:
+        return False
+    low, high = sorted((new, old))
+    return low > 0.0 and high / low >= MAX_PRICE_FACTOR
+
+
+def check_table(table: PriceTable, last_count: int | None, charged: Iterable[CatalogModel]) -> str | None:
+    """Why `table` must not replace the last good table of its source, or None when it may.
+
+    `last_count` is the number of models the last good table listed; `charged` are the catalog models
+    whose prices are live now (each compared with what the new table says for it)."""
+    count = model_count(table)
+    if last_count and count < MIN_MODEL_SHARE * last_count:
+        return f"lists {count} models, far fewer than the {last_count} of the last good table"
+    listed = table.prices()
+    jumps: list[str] = []
+    freed: list[str] = []
+    for model in charged:
+        key = key_in(table.source, model)
+        # Each table vouches only for the prices it set: models.dev and LiteLLM disagree on a few models already.
+        if (model.price is None or model.price_source != table.source or model.base_id is not None or key is None
+                or key not in listed):
+            continue
+        new_in, new_out = listed[key]
+        old_in, old_out = model.price.input, model.price.output
+        if (old_in or old_out) and not (new_in or new_out):
+            freed.append(f"{key} (was {old_in:g}/{old_out:g} USD per 1M in/out)")
+        elif _far_apart(new_in, old_in) or _far_apart(new_out, old_out):
+            jumps.append(f"{key}: {old_in:g}/{old_out:g} → {new_in:g}/{new_out:g} USD per 1M in/out")
+    if freed:
+        return f"{len(freed)} paid model(s) suddenly free, e.g. {freed[0]}"
+    if jumps:
+        return (f"{len(jumps)} price(s) moved by {MAX_PRICE_FACTOR:g}× or more against the live catalog, e.g. "
+                f"{jumps[0]}")
+    return None
