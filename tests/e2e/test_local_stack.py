@@ -119,8 +119,10 @@ def test_refresh_from_fixtures_then_the_api_shows_each_category(clean_stack: Run
     assert seal_math["entries"][0]["name"] == "Claude 3.5 Sonnet" and seal_math["entries"][0]["score"] == 96.6
     again = subprocess.run([sys.executable, "-m", "mixcore.cli", "refresh", "--from", str(FIXTURES / "leaderboards")],
                            cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
-    assert (again.returncode == 0 and " 0 stored," in again.stdout.splitlines()[-1]) or \
-        again.stdout.splitlines()[-1].startswith("0 stored")
+    summary = next(line for line in again.stdout.splitlines() if " unchanged, " in line)
+    assert again.returncode == 0 and summary.startswith("0 stored"), again.stdout
+    # Without --prices-from an offline refresh leaves the catalog as stored, and says so.
+    assert "(unchanged)" in next(line for line in again.stdout.splitlines() if line.startswith("catalog: "))
 
 
 def test_mixes_list_shows_what_the_stack_answers_with(clean_stack: RunningStack) -> None:
