@@ -41,6 +41,7 @@ from mixcore.catalog.prices import (
     PriceTable,
     content_hash,
     model_count,
+    non_negative,
     parse_table,
 )
 
@@ -63,32 +64,24 @@ PROVIDERS_WITH_EFFORT = {"openai", "xai", "google", "openrouter"}
 PROVIDERS_WITH_BUDGET = {"anthropic", "google", "openrouter"}
 
 
-def _per_million(value: Any) -> float | None:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if number >= 0 else None
-
-
 def _per_token(raw: dict[str, Any], key: str) -> float | None:
     """A LiteLLM per-token price as USD per 1M tokens."""
-    value = _per_million(raw.get(key))
+    value = non_negative(raw.get(key))
     return round(value * MILLION, 6) if value is not None else None
 
 
 def price_from_modelsdev(cost: dict[str, Any]) -> Price | None:
-    if _per_million(cost.get("input")) is None or _per_million(cost.get("output")) is None:
+    if non_negative(cost.get("input")) is None or non_negative(cost.get("output")) is None:
         return None
     over = cost.get("context_over_200k") or {}
     long_context = None
-    if _per_million(over.get("input")) is not None and _per_million(over.get("output")) is not None:
+    if non_negative(over.get("input")) is not None and non_negative(over.get("output")) is not None:
         long_context = LongContextPrice(above_tokens=200_000, input=float(over["input"]), output=float(over["output"]),
-                                        cached_input=_per_million(over.get("cache_read")),
-                                        cache_write=_per_million(over.get("cache_write")))
+                                        cached_input=non_negative(over.get("cache_read")),
+                                        cache_write=non_negative(over.get("cache_write")))
     return Price(input=float(cost["input"]), output=float(cost["output"]),
-                 cached_input=_per_million(cost.get("cache_read")), cache_write=_per_million(cost.get("cache_write")),
-                 reasoning_output=_per_million(cost.get("reasoning")), long_context=long_context)
+                 cached_input=non_negative(cost.get("cache_read")), cache_write=non_negative(cost.get("cache_write")),
+                 reasoning_output=non_negative(cost.get("reasoning")), long_context=long_context)
 
 
 def price_from_litellm(raw: dict[str, Any]) -> Price | None:
@@ -141,7 +134,7 @@ def models_from_openrouter(data: dict[str, Any]) -> list[CatalogModel]:
             continue
         pricing = raw.get("pricing") or {}
         price = None
-        if _per_million(pricing.get("prompt")) is not None and _per_million(pricing.get("completion")) is not None:
+        if non_negative(pricing.get("prompt")) is not None and non_negative(pricing.get("completion")) is not None:
             price = Price(input=_per_token(pricing, "prompt") or 0.0, output=_per_token(pricing, "completion") or 0.0,
                           cached_input=_per_token(pricing, "input_cache_read"),
                           cache_write=_per_token(pricing, "input_cache_write"),

@@ -105,7 +105,9 @@ def parse_table(raw: bytes, origin: str, fetched_at: str | None = None) -> Price
     return table
 
 
-def _number(value: Any) -> float | None:
+def non_negative(value: Any) -> float | None:
+    """A price as the tables write it (number or string) as a float; None when missing, unreadable or negative
+    (OpenRouter's -1 means "varies")."""
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -114,7 +116,7 @@ def _number(value: Any) -> float | None:
 
 
 def _pair(inp: Any, out: Any, scale: float) -> tuple[float, float] | None:
-    first, second = _number(inp), _number(out)
+    first, second = non_negative(inp), non_negative(out)
     return (first * scale, second * scale) if first is not None and second is not None else None
 
 
