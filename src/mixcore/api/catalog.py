@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 
 from mixcore import __version__
 from mixcore.api.resolver import new_resolver
+from mixcore.catalog import Catalog
 from mixcore.container import get_gateway, get_store
 from mixcore.errors import InvalidRequest, NotFound
 from mixcore.leaderboards import views
@@ -19,13 +20,12 @@ from mixcore.schemas import ChatCompletionRequest
 CREATED = 1_700_000_000
 
 
-def model_list() -> list[dict[str, Any]]:
+def model_list(catalog: Catalog) -> list[dict[str, Any]]:
     """Every mix, then every catalog model whose provider is configured (OpenAI's list format)."""
     gateway = get_gateway()
     mixes = [{"id": mix.id, "object": "model", "created": CREATED, "owned_by": "mixcore", "mix_kind": mix.kind,
               "description": mix.description} for mix in gateway.registry.mixes().values()]
     configured = {name for name, p in gateway.upstream.providers.items() if p.configured}
-    catalog = gateway.upstream.catalog
     # Prices (USD per 1M tokens) are the live catalog's: what the cost records of a call made now would charge.
     models = [{"id": m.id, "object": "model", "created": CREATED, "owned_by": m.provider,
                "pricing": m.price.model_dump(exclude_none=True) if m.price else None}
@@ -65,7 +65,8 @@ def register_catalog_routes(app: APIGatewayRestResolver) -> APIGatewayRestResolv
 
     @app.get("/v1/models")
     def list_models() -> Response[str]:
-        listing = {"object": "list", "data": model_list(), "catalog_version": get_gateway().upstream.catalog.version}
+        catalog = get_gateway().upstream.catalog  # one catalog for the whole answer, even across a reload
+        listing = {"object": "list", "data": model_list(catalog), "catalog_version": catalog.version}
         return Response(200, "application/json", json.dumps(listing))
 
     @app.get("/v1/mixes")

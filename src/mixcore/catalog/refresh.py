@@ -113,8 +113,8 @@ def ranked_names(rankings: Iterable[dict[str, Any]]) -> tuple[list[str], dict[st
     return sorted(names), keys
 
 
-def last_good(store: CatalogStore, source: str) -> PriceTable | None:
-    found = store.get_price_table(source)
+def stored_table(source: str, found: tuple[dict[str, Any], bytes] | None) -> PriceTable | None:
+    """The last good table of a source as the store keeps it (stamp, gzip JSON), or None."""
     if found is None:
         return None
     stamp, body = found
@@ -148,7 +148,7 @@ def choose_tables(store: CatalogStore, fetched: list[PriceTable], current: Catal
                                              models=count))
                 chosen[source] = table
         if source not in chosen:
-            kept = last_good(store, source)
+            kept = stored_table(source, previous)
             if kept is not None:
                 chosen[source] = kept
             elif table is None and not any(o.source == source for o in outcomes):
