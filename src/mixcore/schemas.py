@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
+
+from mixcore.model import Model
 
 # The request fields the gateway interprets itself rather than forwarding upstream.
 GATEWAY_FIELDS = frozenset({"model", "stream", "stream_options", "mix", "models", "include_proposals"})
@@ -20,13 +22,13 @@ DROPPED_WHEN = {"service_tier": (None, "auto", "default"), "store": (None, False
 MODEL_ID = r"^[A-Za-z0-9][A-Za-z0-9._:/@+#-]*$"
 
 
-class ImageURL(BaseModel):
+class ImageURL(Model):
     model_config = ConfigDict(extra="allow")
     url: str = Field(min_length=1)
     detail: str | None = None
 
 
-class ContentPart(BaseModel):
+class ContentPart(Model):
     """One part of a message's content, in the shape OpenAI documents for its type."""
 
     model_config = ConfigDict(extra="allow")
@@ -43,33 +45,33 @@ class ContentPart(BaseModel):
         return self
 
 
-class FunctionCall(BaseModel):
+class FunctionCall(Model):
     model_config = ConfigDict(extra="allow")
     name: str
     arguments: str = Field(description="the arguments as a JSON string, as OpenAI sends them")
 
 
-class ToolCall(BaseModel):
+class ToolCall(Model):
     model_config = ConfigDict(extra="allow")
     id: str | None = None
     type: Literal["function"] = "function"
     function: FunctionCall
 
 
-class FunctionDefinition(BaseModel):
+class FunctionDefinition(Model):
     model_config = ConfigDict(extra="allow")
     name: str = Field(min_length=1, max_length=128)
     description: str | None = None
     parameters: dict[str, Any] | None = None
 
 
-class Tool(BaseModel):
+class Tool(Model):
     model_config = ConfigDict(extra="allow")
     type: Literal["function"]
     function: FunctionDefinition
 
 
-class ChatMessage(BaseModel):
+class ChatMessage(Model):
     model_config = ConfigDict(extra="allow")
     role: Literal["system", "developer", "user", "assistant", "tool", "function"]
     content: str | list[ContentPart] | None = None
@@ -78,12 +80,12 @@ class ChatMessage(BaseModel):
     tool_call_id: str | None = None
 
 
-class StreamOptions(BaseModel):
+class StreamOptions(Model):
     model_config = ConfigDict(extra="allow")
     include_usage: bool = False
 
 
-class MixOverrides(BaseModel):
+class MixOverrides(Model):
     """Per-request adjustments of a mix (sent through the SDK's `extra_body={"mix": {...}}`)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -98,7 +100,7 @@ class MixOverrides(BaseModel):
     n: int | None = Field(default=None, ge=1, le=16)
 
 
-class ChatCompletionRequest(BaseModel):
+class ChatCompletionRequest(Model):
     """OpenAI's chat completion request; unknown fields are forwarded to the provider."""
 
     model_config = ConfigDict(extra="allow")

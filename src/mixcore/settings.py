@@ -9,12 +9,14 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from mixcore.model import Model
 
 ENV_PREFIX = "MIXCORE_"
 
 
-class Settings(BaseModel):
+class Settings(Model):
     """Everything a Lambda or the local stack needs from its environment."""
 
     model_config = ConfigDict(extra="ignore")

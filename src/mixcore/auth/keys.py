@@ -7,12 +7,12 @@ import hmac
 import secrets
 from datetime import UTC, datetime
 
-from pydantic import BaseModel
+from mixcore.model import Model
 
 KEY_PREFIX = "mx-"
 
 
-class ClientKey(BaseModel):
+class ClientKey(Model):
     """What is stored about a key: its hash, never the key."""
 
     key_id: str

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from mixcore.model import Model
 
 
-class Modalities(BaseModel):
+class Modalities(Model):
     input: list[str] = Field(default_factory=lambda: ["text"])
     output: list[str] = Field(default_factory=lambda: ["text"])
 
 
-class LongContextPrice(BaseModel):
+class LongContextPrice(Model):
     """The rates that apply to the whole call once its prompt is longer than `above_tokens` (USD per 1M)."""
 
     above_tokens: int
@@ -22,7 +24,7 @@ class LongContextPrice(BaseModel):
     cache_write: float | None = None
 
 
-class Price(BaseModel):
+class Price(Model):
     """USD per 1M tokens, for every token class the price tables name."""
 
     input: float
@@ -53,7 +55,7 @@ class Price(BaseModel):
         return max(rates)
 
 
-class ReasoningSettings(BaseModel):
+class ReasoningSettings(Model):
     """How a leaderboard variant was run: sent by the provider adapters on every call to it."""
 
     effort: Literal["none", "minimal", "low", "medium", "high"] | None = Field(
@@ -69,7 +71,7 @@ class ReasoningSettings(BaseModel):
         return f"reasoning-{self.effort}"
 
 
-class CatalogModel(BaseModel):
+class CatalogModel(Model):
     id: str = Field(description="provider/model, the id clients send")
     provider: str
     api_model: str = Field(description="the provider's own model id")
@@ -97,12 +99,12 @@ class CatalogModel(BaseModel):
         return None
 
 
-class UnmappedName(BaseModel):
+class UnmappedName(Model):
     name: str
     reason: str
 
 
-class TableStamp(BaseModel):
+class TableStamp(Model):
     """Which price table of a source a catalog was built from."""
 
     origin: str
@@ -111,7 +113,7 @@ class TableStamp(BaseModel):
     fetched_at: str | None = None
 
 
-class CatalogFile(BaseModel):
+class CatalogFile(Model):
     schema_version: int = 1
     version: str = Field("", description="YYYYMMDD-<content hash>: named by every cost record it priced")
     generated_from: list[str] = Field(default_factory=list)
@@ -120,7 +122,7 @@ class CatalogFile(BaseModel):
     unmapped: list[UnmappedName] = Field(default_factory=list)
 
 
-class Overrides(BaseModel):
+class Overrides(Model):
     """Hand-kept corrections: the packaged overrides.json at build time, and an operator's (`mixcore catalog
     put`) on top of whatever catalog is live."""
 

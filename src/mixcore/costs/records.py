@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from mixcore.catalog.models import Price
+from mixcore.model import Model
 
 COST_RECORD_VERSION = 1
 CallOutcome = Literal["ok", "error", "skipped", "dropped", "cancelled"]
 
 
-class CallLine(BaseModel):
+class CallLine(Model):
     provider: str
     model: str
     layer: int = 0
@@ -32,7 +33,7 @@ class CallLine(BaseModel):
     retries: int = 0
 
 
-class CostRecord(BaseModel):
+class CostRecord(Model):
     version: int = COST_RECORD_VERSION
     request_id: str
     time: str

@@ -6,7 +6,9 @@ import hashlib
 import re
 from datetime import UTC, datetime
 
-from pydantic import BaseModel, Field, TypeAdapter
+from pydantic import Field, TypeAdapter
+
+from mixcore.model import Model
 
 DATE_IN_NAME = re.compile(r"(20\d\d)[-_]?([01]\d)[-_]?([0-3]\d)")
 MAX_DOCUMENT_BYTES = 25 * 1024 * 1024
@@ -20,7 +22,7 @@ class NotARanking(FormatError):
     """A recognised file that carries no ranking (model metadata only)."""
 
 
-class Document(BaseModel):
+class Document(Model):
     """Bytes from the network or from disk: both take exactly the same path from here on."""
 
     origin: str = Field(description="URL or file path the bytes came from")
@@ -35,7 +37,7 @@ class Document(BaseModel):
         return f"{found.group(1)}-{found.group(2)}-{found.group(3)}" if found else None
 
 
-class Entry(BaseModel):
+class Entry(Model):
     rank: int
     name: str = Field(description="the model name as the leaderboard publishes it")
     key: str | None = Field(default=None, description="an API-style id the source gives beside the name")
@@ -47,7 +49,7 @@ class Entry(BaseModel):
     flags: list[str] = Field(default_factory=list, description="deprecated, preliminary, note…")
 
 
-class Ranking(BaseModel):
+class Ranking(Model):
     source: str
     category: str
     metric: str = "score"

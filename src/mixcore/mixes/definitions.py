@@ -6,10 +6,12 @@ from functools import lru_cache
 from importlib import resources
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from mixcore.model import Model
 
 
-class Constraints(BaseModel):
+class Constraints(Model):
     model_config = ConfigDict(extra="forbid")
     max_price: float | None = Field(default=None, ge=0, description="max USD per 1M output tokens")
     max_input_price: float | None = Field(default=None, ge=0, description="max USD per 1M input tokens")
@@ -19,7 +21,7 @@ class Constraints(BaseModel):
     deny_providers: list[str] = Field(default_factory=list)
 
 
-class MixBase(BaseModel):
+class MixBase(Model):
     model_config = ConfigDict(extra="forbid")
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*/[a-z0-9][a-z0-9._-]*$")
     description: str = ""
@@ -38,7 +40,7 @@ class IndexMix(MixBase):
     deny: list[str] = Field(default_factory=list, description="model ids or leaderboard names this mix never uses")
 
 
-class Member(BaseModel):
+class Member(Model):
     """A model in a synthesis/cascade/vote mix: a `provider/model` id or an index position `index/x#2`."""
 
     model_config = ConfigDict(extra="forbid")
@@ -48,7 +50,7 @@ class Member(BaseModel):
     max_tokens: int | None = Field(default=None, ge=1)
 
 
-class Layer(BaseModel):
+class Layer(Model):
     model_config = ConfigDict(extra="forbid")
     proposers: list[Member] = Field(min_length=1)
     min_proposers: int | None = Field(default=None, ge=1)
@@ -63,7 +65,7 @@ class SynthesisMix(MixBase):
     synthesis_prompt: str | None = None
 
 
-class CascadeStep(BaseModel):
+class CascadeStep(Model):
     model_config = ConfigDict(extra="forbid")
     model: Member
     threshold: float = Field(default=0.7, ge=0, le=1, description="escalate when the judge scores below this")
@@ -86,7 +88,7 @@ class VoteMix(MixBase):
 MixDefinition = Annotated[IndexMix | SynthesisMix | CascadeMix | VoteMix, Field(discriminator="kind")]
 
 
-class MixFile(BaseModel):
+class MixFile(Model):
     schema_version: int = 1
     mixes: list[MixDefinition]
 

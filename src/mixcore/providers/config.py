@@ -17,22 +17,21 @@ from functools import lru_cache
 from importlib import resources
 from typing import Literal
 
-from pydantic import BaseModel
-
+from mixcore.model import Model
 from mixcore.settings import get_settings
 
 Protocol = Literal["openai", "anthropic"]
 _ENV_PATTERN = re.compile(r"^MIXCORE_PROVIDER_([A-Z0-9_]+?)_(BASE_URL|API_KEY|PROTOCOL)$")
 
 
-class ProviderDefinition(BaseModel):
+class ProviderDefinition(Model):
     name: str
     protocol: Protocol = "openai"
     base_url: str
     display_name: str = ""
 
 
-class ProviderFile(BaseModel):
+class ProviderFile(Model):
     schema_version: int
     providers: list[ProviderDefinition]
 
