@@ -34,3 +34,24 @@ def test_the_layer_ships_only_runtime_code_and_it_imports_alone(tmp_path: Path) 
              " import mixcore.api.chat, mixcore.api.catalog, mixcore.api.authorizer, mixcore.leaderboards.service")
     subprocess.run([sys.executable, "-c", probe, str(tmp_path / "python")], check=True,
                    env={**os.environ, "PYTHONPATH": "", "AWS_DEFAULT_REGION": "us-east-1"})
+
+
+def test_the_layer_ships_bytecode_that_a_read_only_lambda_uses_as_is(tmp_path: Path) -> None:
+    # Given the layer's mixcore, compiled as `sam build` compiles it
+    layer = tmp_path / "python"
+    for step in ("runtime-package", "bytecode"):
+        subprocess.run(["make", "-s", "-C", str(REPO / "src"), step, f"ARTIFACTS_DIR={tmp_path}",
+                        f"PYTHON={sys.executable}"], check=True)
+    modules = list((layer / "mixcore").rglob("*.py"))
+    tag = sys.implementation.cache_tag
+    assert all((m.parent / "__pycache__" / f"{m.stem}.{tag}.pyc").is_file() for m in modules)
+    # When the zip round trip changes every source's mtime, and a source no longer matches its bytecode
+    changed = layer / "mixcore" / "errors.py"
+    changed.write_text(changed.read_text() + "\nraise SystemExit('compiled again from source')\n")
+    for module in modules:
+        os.utime(module, (0, 0))
+    # Then the interpreter still runs the shipped bytecode, on a file system it cannot write to (-B)
+    probe = "import sys; sys.path.insert(0, sys.argv[1]); import mixcore.errors, mixcore.api.chat"
+    result = subprocess.run([sys.executable, "-B", "-c", probe, str(layer)], capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": "", "AWS_DEFAULT_REGION": "us-east-1"})
+    assert result.returncode == 0, result.stderr
