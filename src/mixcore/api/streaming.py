@@ -23,7 +23,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import aclosing
 from typing import Any
 
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from mixcore.errors import MixcoreError
 from mixcore.mixes.gateway import ChatResult, StreamResult
@@ -69,7 +69,14 @@ async def _disconnected(receive: Receive) -> None:
 
 
 class LongAnswer:
-    """An ASGI response for a chat answer that may take seconds or minutes to start, or to finish."""
+    """An ASGI response for a chat answer that may take seconds or minutes to start, or to finish.
+
+    The answer is produced and written by one task. Keep-alives come from a timer, not from a task
+    and a timed wait per line: every line would otherwise pay for both, and a stream runs to
+    thousands of lines. The timer fires once per quiet interval at most; only when nothing has been
+    written for that long does it start a task that writes a keep-alive. Writes are serialised by a
+    lock, so a keep-alive never lands inside an event or ahead of the headers.
+    """
 
     def __init__(self, produce: Callable[[], Awaitable[ChatResult | StreamResult]], *, stream: bool,
                  keepalive: float, grace: float) -> None:
@@ -78,6 +85,10 @@ class LongAnswer:
         self.keepalive = keepalive
         self.grace = grace
         self.committed = False
+        self._writing = asyncio.Lock()
+        self._last_write = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+        self._keeping: asyncio.Task[None] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         respond = asyncio.ensure_future(self._respond(send))
@@ -91,41 +102,63 @@ class LongAnswer:
             with contextlib.suppress(asyncio.CancelledError, OSError):
                 await respond
 
-    async def _start(self, send: Send, headers: dict[str, str]) -> None:
-        kind = "text/event-stream" if self.stream else "application/json"
-        extra = {"cache-control": "no-cache", "x-accel-buffering": "no"} if self.stream else {}
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": header_list({"content-type": kind, **extra, **headers})})
-        self.committed = True
+    # keep-alives
+    def _arm(self, delay: float, send: Send) -> None:
+        self._timer = asyncio.get_running_loop().call_later(delay, self._on_quiet, send)
 
-    async def _body(self, send: Send, data: bytes) -> None:
-        await send({"type": "http.response.body", "body": data, "more_body": True})
+    def _on_quiet(self, send: Send) -> None:
+        quiet = asyncio.get_running_loop().time() - self._last_write
+        limit = self.keepalive if self.committed else self.grace
+        if quiet < limit:  # something was written since the timer was set: wait out the rest
+            self._arm(limit - quiet, send)
+        else:
+            self._keeping = asyncio.ensure_future(self._keep_alive(send))
 
-    async def _wait(self, send: Send, task: asyncio.Future[Any], first_wait: float) -> None:
-        """Wait for `task`, sending keep-alives (and, once, the headers) while it runs long."""
-        done, _ = await asyncio.wait({task}, timeout=first_wait)
-        while not done:
+    async def _keep_alive(self, send: Send) -> None:
+        async with self._writing:
             if not self.committed:
                 await self._start(send, {})
             await self._body(send, SSE_KEEPALIVE if self.stream else JSON_KEEPALIVE)
-            done, _ = await asyncio.wait({task}, timeout=self.keepalive)
+        self._arm(self.keepalive, send)
+
+    def _stop_keeping_alive(self) -> None:
+        """Called holding the write lock (or once nothing more is written): a keep-alive is never cut short."""
+        if self._timer is not None:
+            self._timer.cancel()
+        if self._keeping is not None and not self._keeping.done():
+            self._keeping.cancel()
+
+    # writing
+    async def _start(self, send: Send, headers: dict[str, str]) -> None:
+        kind = "text/event-stream" if self.stream else "application/json"
+        extra = {"cache-control": "no-cache", "x-accel-buffering": "no"} if self.stream else {}
+        self.committed = True
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": header_list({"content-type": kind, **extra, **headers})})
+
+    async def _body(self, send: Send, data: bytes) -> None:
+        await send({"type": "http.response.body", "body": data, "more_body": True})
+        self._last_write = asyncio.get_running_loop().time()
 
     async def _respond(self, send: Send) -> None:
-        work = asyncio.ensure_future(self.produce())
+        self._last_write = asyncio.get_running_loop().time()
+        self._arm(self.grace, send)
         try:
-            await self._wait(send, work, self.grace)
-            error = work.exception()
-            if error is not None:
-                await self._fail(send, error)
-            elif isinstance(result := work.result(), StreamResult):
+            try:
+                result = await self.produce()
+            except Exception as error:  # every failure becomes an answer; a cancellation does not
+                async with self._writing:
+                    self._stop_keeping_alive()
+                    await self._fail(send, error)
+                return
+            if isinstance(result, StreamResult):
                 await self._stream(send, result)
             else:
-                await self._complete(send, result)
+                async with self._writing:
+                    self._stop_keeping_alive()
+                    await self._complete(send, result)
         finally:
-            if not work.done():
-                work.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await work
+            self._stop_keeping_alive()
 
     async def _fail(self, send: Send, error: BaseException) -> None:
         if not isinstance(error, MixcoreError):
@@ -147,21 +180,13 @@ class LongAnswer:
         await send({"type": "http.response.body", "body": data, "more_body": False})
 
     async def _stream(self, send: Send, result: StreamResult) -> None:
-        if not self.committed:
-            await self._start(send, result.headers)
         async with aclosing(result.lines) as lines:
-            while True:
-                following = asyncio.ensure_future(anext(lines))
-                try:
-                    await self._wait(send, following, self.keepalive)
-                    line = following.result()
-                except StopAsyncIteration:
-                    break
-                finally:
-                    if not following.done():
-                        following.cancel()
-                        with contextlib.suppress(asyncio.CancelledError, StopAsyncIteration):
-                            await following
-                await self._body(send, line.encode())
-        end: Message = {"type": "http.response.body", "body": b"", "more_body": False}
-        await send(end)
+            async with self._writing:
+                if not self.committed:
+                    await self._start(send, result.headers)
+            async for line in lines:
+                async with self._writing:
+                    await self._body(send, line.encode())
+        async with self._writing:
+            self._stop_keeping_alive()
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
