@@ -88,7 +88,9 @@ class RequestLifecycle:
 
         async def settle() -> None:
             """The key's spend, before the client has the last byte (a next request must see it)."""
-            await once("settle", lambda: self._settle(state))
+            ctx: RequestContext | None = state.get("ctx")
+            if ctx is not None and ctx.spending is not None:  # a key without a budget has nothing to write
+                await once("settle", lambda: self._settle(state))
 
         async def deliver() -> None:
             await once("deliver", lambda: self._deliver(state, int(answered["status"]), started))

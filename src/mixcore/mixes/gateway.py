@@ -200,10 +200,12 @@ class Gateway:
         yield "data: [DONE]\n\n"
 
 
+CALL_FIELDS_SHOWN = {"layer", "role", "provider", "model", "outcome", "error", "prompt_tokens", "completion_tokens",
+                     "cost_usd", "latency_ms"}
+
+
 def describe_calls(ctx: RequestContext) -> list[dict[str, Any]]:
-    return [json.loads(line.model_dump_json(include={"layer", "role", "provider", "model", "outcome", "error",
-                                                     "prompt_tokens", "completion_tokens", "cost_usd",
-                                                     "latency_ms"})) for line in ctx.calls]
+    return [line.model_dump(mode="json", include=CALL_FIELDS_SHOWN) for line in ctx.calls]
 
 
 def sse(payload: dict[str, Any]) -> str:
