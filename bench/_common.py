@@ -30,14 +30,58 @@ from mixcore.store.memory import MemoryStore
 LOCAL_MODELS = {f"m{i}" for i in range(16)}
 
 
-def demo_server(latency_ms: float = 0.0) -> DemoProviderServer:
+def known_models() -> dict[str, set[str]]:
     catalog = get_catalog()
     known = {name: {m.api_model for m in catalog.by_provider(name)} for name in provider_definitions()}
     known["local"] = LOCAL_MODELS
-    return DemoProviderServer(latency_ms=latency_ms, known_models=known).start()
+    return known
 
 
-def gateway_for(demo: DemoProviderServer, store: MemoryStore | None = None, **settings: Any) -> Gateway:
+def demo_server(latency_ms: float = 0.0) -> DemoProviderServer:
+    return DemoProviderServer(latency_ms=latency_ms, known_models=known_models()).start()
+
+
+class ProviderProcess:
+    """The demo providers in a process of their own, as a real provider is: its work never holds this
+    process's GIL, so what a benchmark measures here is the client's side alone. `base_url`, `stop()`."""
+
+    def __init__(self, latency_ms: float = 0.0) -> None:
+        import subprocess
+        import sys
+        import time
+
+        import httpx
+
+        from mixcore.local.stack import free_port
+
+        self.port = free_port()
+        code = ("import sys; sys.path.insert(0, sys.argv[1]); import _common; "
+                "from mixcore.local.demo_providers import DemoProviderServer; "
+                "DemoProviderServer(int(sys.argv[2]), latency_ms=float(sys.argv[3]), "
+                "known_models=_common.known_models()).serve_forever()")
+        here = os.path.dirname(os.path.abspath(__file__))
+        self.process = subprocess.Popen([sys.executable, "-c", code, here, str(self.port), str(latency_ms)])
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(self.base_url("openai") + "/models", timeout=1).raise_for_status()
+                return
+            except httpx.TransportError:
+                if time.monotonic() > deadline or self.process.poll() is not None:
+                    self.stop()
+                    raise RuntimeError("the provider process did not start") from None
+                time.sleep(0.05)
+
+    def base_url(self, provider: str, protocol: str = "openai") -> str:
+        return f"http://127.0.0.1:{self.port}/{provider}" + ("" if protocol == "anthropic" else "/v1")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+def gateway_for(demo: DemoProviderServer | ProviderProcess, store: MemoryStore | None = None,
+                **settings: Any) -> Gateway:
     config = Settings(**settings)
     providers = {d.name: ProviderConfig(name=d.name, protocol=d.protocol, base_url=demo.base_url(d.name, d.protocol),
                                         api_key="bench", configured=True) for d in provider_definitions().values()}
