@@ -89,8 +89,9 @@ class RequestLifecycle:
         async def settle() -> None:
             """The key's spend, before the client has the last byte (a next request must see it)."""
             ctx: RequestContext | None = state.get("ctx")
-            if ctx is not None and ctx.spending is not None:  # a key without a budget has nothing to write
-                await once("settle", lambda: self._settle(state))
+            spending = ctx.spending if ctx is not None else None
+            if ctx is not None and spending is not None:  # a key without a budget has nothing to write
+                await once("settle", lambda: self._settle(ctx, spending))
 
         async def deliver() -> None:
             await once("deliver", lambda: self._deliver(state, int(answered["status"]), started))
@@ -145,14 +146,11 @@ class RequestLifecycle:
         return caller
 
     @staticmethod
-    async def _settle(state: dict[str, Any]) -> None:
+    async def _settle(ctx: RequestContext, spending: Spending) -> None:
         """Every billed call of the request counts, whatever its outcome; what it reserved is released."""
-        ctx: RequestContext | None = state.get("ctx")
-        if ctx is None or ctx.spending is None:
-            return
         cost = ctx.record.cost_usd if ctx.record else sum(c.cost_usd or 0.0 for c in ctx.calls)
         try:
-            await asyncio.to_thread(ctx.spending.settle, cost)
+            await asyncio.to_thread(spending.settle, cost)
         except Exception:  # counted in the log; the answer itself stands
             logger.exception("recording a key's spend failed", extra={"request_id": ctx.request_id})
 
