@@ -18,7 +18,7 @@ from mixcore.catalog import get_catalog
 from mixcore.catalog.live import FixedCatalog
 from mixcore.container import assemble_gateway
 from mixcore.costs.sink import MemorySink
-from mixcore.local.demo_providers import DemoProviderServer
+from mixcore.local.demo_providers import DemoProviderServer, provider_base_url
 from mixcore.mixes.cooldown import Cooldowns
 from mixcore.mixes.gateway import Gateway
 from mixcore.mixes.upstream import Upstream
@@ -73,7 +73,7 @@ class ProviderProcess:
                 time.sleep(0.05)
 
     def base_url(self, provider: str, protocol: str = "openai") -> str:
-        return f"http://127.0.0.1:{self.port}/{provider}" + ("" if protocol == "anthropic" else "/v1")
+        return provider_base_url(f"http://127.0.0.1:{self.port}", provider, protocol)
 
     def stop(self) -> None:
         self.process.terminate()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -13,19 +12,13 @@ import pytest
 from mixcore import container, runtime
 from mixcore.local.aws import EmbeddedAws
 from mixcore.local.rest_api import LambdaContext, is_web_adapter_function, load_asgi_app, load_handler
+from mixcore.local.stack import free_port
 from mixcore.local.template import Template
 from mixcore.local.web_adapter import invoke_asgi
 from mixcore.mixes.gateway import Gateway
 from mixcore.mixes.registry import MixRegistry
 from mixcore.settings import get_settings
 from tests.conftest import REPO
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="session")

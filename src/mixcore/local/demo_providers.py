@@ -344,6 +344,11 @@ def _anthropic_events(model: str, words: list[str], prompt_tokens: int, completi
     return events
 
 
+def provider_base_url(server_url: str, provider: str, protocol: str = "openai") -> str:
+    """Where a client of this server finds `provider`: its path prefix, plus /v1 for the OpenAI protocol."""
+    return f"{server_url}/{provider}" + ("" if protocol == "anthropic" else "/v1")
+
+
 class DemoProviderServer(ThreadingHTTPServer):
     """The demo/fault provider server on 127.0.0.1. `start()` serves in a daemon thread."""
 
@@ -363,7 +368,7 @@ class DemoProviderServer(ThreadingHTTPServer):
         return f"http://127.0.0.1:{self.server_address[1]}"
 
     def base_url(self, provider: str, protocol: str = "openai") -> str:
-        return f"{self.url}/{provider}" + ("" if protocol == "anthropic" else "/v1")
+        return provider_base_url(self.url, provider, protocol)
 
     def set_behaviour(self, target: str, behaviour: Behaviour | None) -> None:
         with self.state.lock:
