@@ -1,6 +1,9 @@
 # The README's two commands: `make run` and `make test`. Every target creates what it needs.
 SHELL := /bin/bash
-PYTHON ?= python3.11
+# The runtime template.yaml names (python3.12): the venv, the layer's bytecode and the deploy rehearsal use it.
+# Found on the PATH, else among pyenv's versions (whose shim answers only for the selected version).
+PYTHON ?= $(shell for p in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12; do \
+	$$p -c 'import sys; print(sys.executable)' 2>/dev/null && break; done)
 VENV := .venv
 SAM_VENV := .venv-sam
 BIN := $(VENV)/bin
@@ -9,10 +12,10 @@ SAM_STAMP := $(SAM_VENV)/.installed
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install run test lint typecheck unit iac sam-validate build bench clean
+.PHONY: install run test lint typecheck unit iac sam-validate build bench clean runtime-python
 
 $(STAMP): pyproject.toml
-	@command -v $(PYTHON) >/dev/null || { echo "needs $(PYTHON)"; exit 1; }
+	@test -n "$(PYTHON)" || { echo "needs python3.12 (the runtime template.yaml names)"; exit 1; }
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[dev]'
@@ -44,8 +47,16 @@ iac: $(STAMP) $(SAM_STAMP)
 
 test: lint iac unit
 
+# sam build finds the runtime's python3.12 on the PATH (pyenv's shim answers only for its selected version).
+ARCH ?= x86_64
+BUILD_DIR ?= .aws-sam/build
 build: $(SAM_STAMP)
-	$(SAM_VENV)/bin/sam build --template template.yaml
+	PATH="$(dir $(PYTHON)):$$PATH" LAYER_ARCH=$(ARCH) PYTHON=$(PYTHON) $(SAM_VENV)/bin/sam build \
+		--template template.yaml --build-dir $(BUILD_DIR) --parameter-overrides Architecture=$(ARCH)
+
+# The runtime's interpreter, for the deploy rehearsal (tests/rehearsal) to start the built functions with.
+runtime-python:
+	@echo $(PYTHON)
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py

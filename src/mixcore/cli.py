@@ -72,11 +72,41 @@ def cmd_keys(args: argparse.Namespace) -> int:
     if not args.key_id:
         print("mixcore keys revoke: give the key id (see `mixcore keys list`)", file=sys.stderr)
         return 2
-    if store.revoke_key(args.key_id):
-        print(f"Revoked {args.key_id}. It stops working within the authorizer cache TTL (300 s on AWS).")
+    if not store.revoke_key(args.key_id):
+        print(f"No key {args.key_id}.", file=sys.stderr)
+        return 1
+    print(f"Revoked {args.key_id}.")
+    if args.no_flush:
+        print(f"The authorizer cache was not flushed: the key keeps working until its cached answer expires {_TTL}.")
         return 0
-    print(f"No key {args.key_id}.", file=sys.stderr)
-    return 1
+    return _flush_authorizer_cache()
+
+
+_TTL = "(AuthorizerCacheSeconds, 300 s by default)"
+
+
+def _flush_authorizer_cache() -> int:
+    """API Gateway's FlushStageAuthorizersCache for the stack's stage, so a revocation holds from the next request."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from mixcore.settings import get_settings
+
+    settings = get_settings()
+    if not settings.api_id:
+        print(f"Set MIXCORE_API_ID (the stack's ApiId output) to flush the authorizer cache; until it expires {_TTL} "
+              "the key keeps working.", file=sys.stderr)
+        return 0
+    try:
+        boto3.client("apigateway").flush_stage_authorizers_cache(restApiId=settings.api_id,
+                                                                 stageName=settings.api_stage)
+    except (BotoCoreError, ClientError) as error:
+        print(f"Could not flush the authorizer cache of API {settings.api_id} stage {settings.api_stage}: {error}. "
+              f"The key keeps working until its cached answer expires {_TTL}.", file=sys.stderr)
+        return 1
+    print(f"Flushed the authorizer cache of API {settings.api_id} stage {settings.api_stage}: the key is refused "
+          "from the next request.")
+    return 0
 
 
 def cmd_refresh(args: argparse.Namespace) -> int:
@@ -341,6 +371,8 @@ def build_parser() -> argparse.ArgumentParser:
     keys.add_argument("--name", default="default")
     keys.add_argument("--budget", type=float, help="monthly budget in USD")
     keys.add_argument("--rpm", type=int, help="requests per minute")
+    keys.add_argument("--no-flush", action="store_true",
+                      help="with revoke: leave API Gateway's authorizer cache (the key works until it expires)")
     keys.add_argument("--allow-unpriced", action="store_true",
                       help="let a budgeted key call models the catalog has no price for (their cost is not counted)")
     keys.set_defaults(func=cmd_keys)

@@ -9,9 +9,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Coroutine
-from typing import Any, TypeVar
-
-T = TypeVar("T")
+from typing import Any
 
 _loop: asyncio.AbstractEventLoop | None = None
 _lock = threading.Lock()
@@ -30,6 +28,6 @@ def event_loop() -> asyncio.AbstractEventLoop:
     return _loop
 
 
-def run(coro: Coroutine[Any, Any, T]) -> T:
+def run[T](coro: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine on the shared loop and wait for its result from any thread."""
     return asyncio.run_coroutine_threadsafe(coro, event_loop()).result()

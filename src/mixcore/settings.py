@@ -53,6 +53,10 @@ class Settings(Model):
     # A folder with the sources' saved files (leaderboards/<source>/…) that the scheduled indexer reads
     # instead of the network: offline runs (`mixcore invoke IndexerFunction`, tests). Empty on AWS.
     sources_mirror: str = ""
+    # The REST API and stage whose authorizer cache `mixcore keys revoke` flushes (the stack's ApiId and ApiStage
+    # outputs; the local stack's banner exports its own). Empty: a revoked key works until the cache expires.
+    api_id: str = ""
+    api_stage: str = "api"
     max_body_bytes: int = Field(default=1_000_000)
     max_messages: int = 1000
     max_tokens_cap: int = 65_536

@@ -70,15 +70,16 @@ class RunningStack:
 
 
 @contextlib.contextmanager
-def running_stack(**env: str) -> Iterator[RunningStack]:
-    """`mixcore serve` in a subprocess with these MIXCORE_* settings; stopped (and waited for) on exit."""
+def running_stack(*, extra_args: tuple[str, ...] = (), **env: str) -> Iterator[RunningStack]:
+    """`mixcore serve` in a subprocess with these MIXCORE_* settings (and serve's extra_args); stopped (and waited
+    for) on exit."""
     port, aws_port = free_port(), free_port()
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("MIXCORE_", "AWS_"))}
     environment.update({"PYTHONUNBUFFERED": "1", "MIXCORE_ATTEMPT_TIMEOUT_SECONDS": "2",
                         "MIXCORE_CACHE_TTL_SECONDS": "0", "MIXCORE_COOLDOWN_SECONDS": "1", **env})
     process = subprocess.Popen(
         [sys.executable, "-m", "mixcore.cli", "serve", "--port", str(port), "--aws-port", str(aws_port),
-         "--dev-key", DEV_KEY, "--demo-latency-ms", "20", "--demo-chunk-ms", "0"],
+         "--dev-key", DEV_KEY, "--demo-latency-ms", "20", "--demo-chunk-ms", "0", *extra_args],
         cwd=REPO, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     output: list[str] = []
     deadline = time.monotonic() + 60

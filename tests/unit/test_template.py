@@ -29,10 +29,94 @@ def test_every_function_logs_to_a_group_with_retention(name: str) -> None:
     assert ref(LOG_GROUPS[group]["Properties"]["RetentionInDays"]) == "LogRetentionDays"
 
 
+PARAMETERS = TEMPLATE.body["Parameters"]
+CONDITIONS = TEMPLATE.body["Conditions"]
+API = TEMPLATE.resources("AWS::Serverless::Api")["Api"]
+PATHS = API["Properties"]["DefinitionBody"]["paths"]
+GATEWAY_RESPONSES = API["Properties"]["DefinitionBody"]["x-amazon-apigateway-gateway-responses"]
+# Lambda keeps 100 of an account's concurrency unreserved; the smallest quota new accounts are given is 10
+# (the documented default is 1,000). A deploy with the defaults must fit any of them.
+LAMBDA_UNRESERVED_MINIMUM = 100
+
+
 @pytest.mark.parametrize("name", sorted(FUNCTIONS))
-def test_every_function_has_reserved_concurrency(name: str) -> None:
-    # The authorizer and catalog keep capacity when long chat streams hold the rest; the chat is capped.
-    assert "ReservedConcurrentExecutions" in FUNCTIONS[name]["Properties"]
+def test_every_reservation_is_a_parameter_that_is_off_by_default(name: str) -> None:
+    # Given the function's reserved concurrency: !If [HasXReservedConcurrency, !Ref XReservedConcurrency, NoValue]
+    condition, value, otherwise = FUNCTIONS[name]["Properties"]["ReservedConcurrentExecutions"]["Fn::If"]
+    parameter = ref(value)
+    # Then it is switched by its own parameter, off (0) by default, and absent when off
+    assert parameter in PARAMETERS and PARAMETERS[parameter]["Default"] == 0
+    assert CONDITIONS[condition] == {"Fn::Not": [{"Fn::Equals": [{"Ref": parameter}, 0]}]}
+    assert ref(otherwise) == "AWS::NoValue"
+
+
+def test_a_deploy_with_the_defaults_reserves_nothing_so_any_quota_fits() -> None:
+    reserved = sum(int(p["Default"]) for name, p in PARAMETERS.items() if name.endswith("ReservedConcurrency"))
+    assert reserved == 0
+
+
+def test_the_streamed_chat_integration_may_last_the_whole_request_budget() -> None:
+    integration = PATHS["/v1/chat/completions"]["post"]["x-amazon-apigateway-integration"]
+    assert integration["responseTransferMode"] == "STREAM"
+    # API Gateway's default is 29,000 ms; streaming allows up to 15 minutes (900,000 ms)
+    timeout_ms = integration["timeoutInMillis"]
+    assert 29_000 < timeout_ms <= 900_000
+    budget = PARAMETERS["RequestBudgetSeconds"]
+    assert budget["MaxValue"] * 1000 <= timeout_ms and FUNCTIONS["ChatFunction"]["Properties"]["Timeout"] * 1000 \
+        <= timeout_ms
+
+
+def test_only_the_declared_stage_is_deployed() -> None:
+    # Without OpenApiVersion, SAM adds a stage named "Stage" beside StageName
+    assert API["Properties"]["OpenApiVersion"].startswith("3.")
+    assert API["Properties"]["StageName"] == "api"
+
+
+def test_the_stage_waits_for_the_account_logging_role_and_the_role_outlives_the_stack() -> None:
+    # The API (and so its stage with access logs) depends on a handle that names ApiGatewayAccount when it exists
+    handle = API["DependsOn"]
+    ready = TEMPLATE.resources()[handle]
+    setting = ready["Metadata"]["AccountSetting"]["Fn::If"]
+    assert setting[0] == "ManagesApiGatewayLoggingRole" and ref(setting[1]) == "ApiGatewayAccount"
+    for name in ("ApiGatewayLoggingRole", "ApiGatewayAccount"):
+        resource = TEMPLATE.resources()[name]
+        assert resource["DeletionPolicy"] == "Retain" and resource["UpdateReplacePolicy"] == "Retain"
+
+
+def test_every_function_and_the_layer_run_a_current_amazon_linux_2023_runtime() -> None:
+    runtime = TEMPLATE.body["Globals"]["Function"]["Runtime"]
+    assert runtime in {"python3.12", "python3.13"}  # AL2023; python3.11 runs on Amazon Linux 2 (support ended)
+    assert all("Runtime" not in f["Properties"] for f in FUNCTIONS.values())
+    layer = TEMPLATE.resources("AWS::Serverless::LayerVersion")["MixcoreLayer"]["Properties"]
+    assert layer["CompatibleRuntimes"] == [runtime]
+    makefile = (REPO / "src" / "Makefile").read_text()
+    assert f"RUNTIME_VERSION := {runtime.removeprefix('python')}" in makefile
+
+
+def test_the_architecture_is_one_parameter_for_functions_layer_and_web_adapter() -> None:
+    assert PARAMETERS["Architecture"]["Default"] == "x86_64"
+    assert set(PARAMETERS["Architecture"]["AllowedValues"]) == {"x86_64", "arm64"}
+    assert TEMPLATE.body["Globals"]["Function"]["Architectures"] == [{"Ref": "Architecture"}]
+    layer = TEMPLATE.resources("AWS::Serverless::LayerVersion")["MixcoreLayer"]
+    assert layer["Properties"]["CompatibleArchitectures"] == [{"Ref": "Architecture"}]
+    assert layer["Metadata"]["BuildArchitecture"] == {"Ref": "Architecture"}
+    adapter = FUNCTIONS["ChatFunction"]["Properties"]["Layers"][0]["Fn::Sub"][1]["Adapter"]["Fn::If"]
+    assert adapter == ["IsArm64", "LambdaAdapterLayerArm64", "LambdaAdapterLayerX86"]
+
+
+def test_the_authorizer_cache_is_a_parameter_and_the_outputs_name_what_a_flush_needs() -> None:
+    scheme = API["Properties"]["DefinitionBody"]["components"]["securitySchemes"]["ClientKey"]
+    assert ref(scheme["x-amazon-apigateway-authorizer"]["authorizerResultTtlInSeconds"]) == "AuthorizerCacheSeconds"
+    assert PARAMETERS["AuthorizerCacheSeconds"]["MaxValue"] == 3600  # API Gateway's maximum
+    outputs = TEMPLATE.body["Outputs"]
+    assert ref(outputs["ApiId"]["Value"]) == "Api" and outputs["ApiStage"]["Value"] == API["Properties"]["StageName"]
+
+
+@pytest.mark.parametrize("name", sorted(GATEWAY_RESPONSES))
+def test_every_gateway_response_carries_the_request_id(name: str) -> None:
+    parameters = GATEWAY_RESPONSES[name]["responseParameters"]
+    assert parameters["gatewayresponse.header.x-request-id"] == "context.requestId"
+    assert '"error"' in GATEWAY_RESPONSES[name]["responseTemplates"]["application/json"]
 
 
 def test_traces_never_capture_answers_or_error_bodies() -> None:

@@ -6,6 +6,13 @@ gets the UNAUTHORIZED gateway response and a key the authorizer denies gets ACCE
 reaching any function. A buffered route becomes a REST (v1) proxy event for its Lambda handler; a
 streaming route is forwarded as HTTP to the function's ASGI app, with the request context in
 `x-amzn-request-context`, as the Lambda Web Adapter does, and its answer streams back as it comes.
+
+As on AWS, the authorizer's answer is cached per Authorization header for the template's
+`authorizerResultTtlInSeconds`, and API Gateway's `FlushStageAuthorizersCache` call
+(`DELETE /restapis/{id}/stages/{stage}/cache/authorizers`, what `mixcore keys revoke` sends) empties
+it; an integration that outlasts its `timeoutInMillis` (29 s when unset) is cut, with the
+INTEGRATION_TIMEOUT gateway response if nothing was sent yet. Every gateway response carries
+`x-request-id`, as the template maps it from `$context.requestId`.
 """
 
 from __future__ import annotations
@@ -30,6 +37,8 @@ from mixcore.local.template import FunctionDef, Route, Template
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 STAGE = "api"
+API_ID = "local"
+_FLUSH_AUTHORIZERS = re.compile(r"^/restapis/([^/]+)/stages/([^/]+)/cache/authorizers$")
 _ASGI_TARGET = re.compile(r"(\w+):(\w+)\s*$")
 
 
@@ -115,6 +124,8 @@ class LocalRestApi:
         self.routes: list[Route] = template.routes()
         self.authorizer = template.authorizer_function()
         self.gateway_responses = template.gateway_responses()
+        self.authorizer_ttl = template.authorizer_ttl_seconds()
+        self._authorizer_cache: dict[str, tuple[float, dict[str, Any]]] = {}
         self._handlers: dict[str, Handler] = {}
         self._apps: dict[str, ASGIApp] = {}
 
@@ -140,27 +151,33 @@ class LocalRestApi:
     def context(self, logical_id: str) -> LambdaContext:
         return LambdaContext(function_name=logical_id, timeout_seconds=self.functions[logical_id].timeout)
 
-    async def _gateway_response(self, send: Send, name: str, authorizer: dict[str, Any] | None = None) -> None:
+    async def _gateway_response(self, send: Send, name: str, request_id: str,
+                                authorizer: dict[str, Any] | None = None) -> None:
         status, template = self.gateway_responses.get(name, (500, '{"message": "Internal server error"}'))
         reason = str((authorizer or {}).get("reason", "")).replace('"', "'")
         body = template.replace("$context.authorizer.reason", reason).encode()
         await send({"type": "http.response.start", "status": status,
-                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
+                                (b"x-request-id", request_id.encode())]})
         await send({"type": "http.response.body", "body": body})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
         method, path = scope["method"], scope["path"]
+        flush = _FLUSH_AUTHORIZERS.match(path) if method == "DELETE" else None
+        if flush is not None:
+            await self._flush_authorizer_cache(send, flush.group(1), flush.group(2))
+            return
         route, params = next(((r, p) for r in self.routes if (p := r.match(method, path)) is not None), (None, None))
         if route is None or params is None:
-            await self._gateway_response(send, "MISSING_AUTHENTICATION_TOKEN")
+            await self._gateway_response(send, "MISSING_AUTHENTICATION_TOKEN", str(uuid.uuid4()))
             return
         # A client cannot pose as the gateway: its own x-amzn-* headers are dropped, as API Gateway does.
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]
                    if not k.lower().startswith(b"x-amzn-")}
         request_context: dict[str, Any] = {
-            "accountId": "123456789012", "apiId": "local", "stage": STAGE, "resourcePath": route.path,
+            "accountId": "123456789012", "apiId": API_ID, "stage": STAGE, "resourcePath": route.path,
             "httpMethod": method, "path": f"/{STAGE}{path}", "requestId": str(uuid.uuid4()), "protocol": "HTTP/1.1",
             "requestTimeEpoch": int(time.time() * 1000),
             "identity": {"sourceIp": (scope.get("client") or ("127.0.0.1", 0))[0],
@@ -169,23 +186,67 @@ class LocalRestApi:
             authorizer = await self._authorize(route, method, path, headers, request_context)
             if authorizer is None or "key_id" not in authorizer:
                 await self._gateway_response(send, "ACCESS_DENIED" if authorizer is not None else "UNAUTHORIZED",
-                                             authorizer)
+                                             request_context["requestId"], authorizer)
                 return
             request_context["authorizer"] = authorizer
-        if route.streaming:
-            await self._forward(route, scope, receive, send, request_context)
-        else:
+        await self._integrate(route, scope, receive, send, headers, request_context, params)
+
+    async def _integrate(self, route: Route, scope: Scope, receive: Receive, send: Send, headers: dict[str, str],
+                         request_context: dict[str, Any], params: dict[str, str]) -> None:
+        """Call the route's function, cut at the integration's timeout as API Gateway cuts it."""
+        started = False
+
+        async def watched_send(message: Message) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
+        async def call() -> None:
+            if route.streaming:
+                await self._forward(route, scope, receive, watched_send, request_context)
+                return
             body = await _read_body(receive)
-            event = rest_event(route, method, path, scope.get("query_string", b"").decode("latin-1"), headers, body,
-                               request_context, params)
+            event = rest_event(route, scope["method"], scope["path"], scope.get("query_string", b"").decode("latin-1"),
+                               headers, body, request_context, params)
             response = await asyncio.to_thread(self.handler(route.function), event, self.context(route.function))
-            await _send_proxy_response(send, response)
+            await _send_proxy_response(watched_send, response)
+
+        try:
+            await asyncio.wait_for(call(), timeout=route.timeout_ms / 1000)
+        except TimeoutError:
+            if started:  # the status went out: the stream just ends, as when API Gateway closes it
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+            else:
+                await self._gateway_response(send, "INTEGRATION_TIMEOUT", request_context["requestId"])
+
+    async def _flush_authorizer_cache(self, send: Send, api_id: str, stage: str) -> None:
+        """API Gateway's FlushStageAuthorizersCache for this API's one stage: 202, or 404 for another API."""
+        found = (api_id, stage) == (API_ID, STAGE)
+        if found:
+            self._authorizer_cache.clear()
+        body = b"{}" if found else b'{"message": "Invalid stage identifier specified"}'
+        await send({"type": "http.response.start", "status": 202 if found else 404,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
 
     async def _authorize(self, route: Route, method: str, path: str, headers: dict[str, str],
                          request_context: dict[str, Any]) -> dict[str, Any] | None:
-        """The authorizer's context (with `principalId`), `{"reason"}` for a Deny, None without the header."""
-        if not headers.get("authorization") or self.authorizer is None:
+        """The authorizer's context (with `principalId`), `{"reason"}` for a Deny, None without the header.
+        Answers are cached per Authorization header for the template's TTL, as API Gateway caches them."""
+        identity = headers.get("authorization")
+        if not identity or self.authorizer is None:
             return None
+        cached = self._authorizer_cache.get(identity)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        answer = await self._call_authorizer(route, method, path, headers, request_context)
+        if self.authorizer_ttl > 0:
+            self._authorizer_cache[identity] = (time.monotonic() + self.authorizer_ttl, answer)
+        return answer
+
+    async def _call_authorizer(self, route: Route, method: str, path: str, headers: dict[str, str],
+                               request_context: dict[str, Any]) -> dict[str, Any]:
+        assert self.authorizer is not None
         event = {"type": "REQUEST", "methodArn": f"arn:aws:execute-api:us-east-1:123456789012:local/{STAGE}/"
                                                   f"{method}{path}",
                  "resource": route.path, "path": path, "httpMethod": method, "headers": headers,

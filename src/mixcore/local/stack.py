@@ -12,7 +12,7 @@ from starlette.types import ASGIApp
 
 from mixcore.local.aws import EmbeddedAws, put_provider_secret
 from mixcore.local.demo_providers import DemoProviderServer
-from mixcore.local.rest_api import LocalRestApi
+from mixcore.local.rest_api import API_ID, LocalRestApi
 from mixcore.local.template import Template, find_template
 
 LOCAL_DEFAULTS = {
@@ -107,7 +107,8 @@ class LocalStack:
             f"  CLI against it  : export AWS_ENDPOINT_URL={self.aws.endpoint} AWS_ACCESS_KEY_ID=local "
             "AWS_SECRET_ACCESS_KEY=local AWS_DEFAULT_REGION=us-east-1"
             + (f" MIXCORE_PROVIDER_SECRET_ID={self.names['ProviderKeysSecret']}"
-               if self.names.get("ProviderKeysSecret") else ""),
+               if self.names.get("ProviderKeysSecret") else "")
+            + f" MIXCORE_API_ID={API_ID} AWS_ENDPOINT_URL_API_GATEWAY={self.http.url if self.http else ''}",
         ]
         if self.real_providers:
             lines.append(f"  real providers  : {', '.join(self.real_providers)}")

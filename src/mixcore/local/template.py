@@ -35,6 +35,11 @@ def _construct_tag(loader: _CfnLoader, suffix: str, node: yaml.Node) -> dict[str
 _CfnLoader.add_multi_constructor("!", _construct_tag)
 
 
+# API Gateway's integration timeout when timeoutInMillis is not set.
+DEFAULT_INTEGRATION_TIMEOUT_MS = 29_000
+# How long API Gateway caches an authorizer's answer when authorizerResultTtlInSeconds is not set.
+DEFAULT_AUTHORIZER_TTL_SECONDS = 300
+
 @dataclass
 class Route:
     """One method and path of the REST API, and the function behind it."""
@@ -44,6 +49,7 @@ class Route:
     function: str
     auth: bool = True
     streaming: bool = False  # responseTransferMode STREAM (the function runs behind the web adapter)
+    timeout_ms: int = DEFAULT_INTEGRATION_TIMEOUT_MS  # the integration's timeoutInMillis
     _pattern: re.Pattern[str] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -124,7 +130,9 @@ class Template:
                 integration = operation.get("x-amazon-apigateway-integration") or {}
                 routes.append(Route(method=method.upper(), path=path, function=_function_of(integration.get("uri")),
                                     auth=bool(operation.get("security")),
-                                    streaming=integration.get("responseTransferMode") == "STREAM"))
+                                    streaming=integration.get("responseTransferMode") == "STREAM",
+                                    timeout_ms=int(integration.get("timeoutInMillis",
+                                                                   DEFAULT_INTEGRATION_TIMEOUT_MS))))
         # Literal paths before parameterised ones, as API Gateway matches the most specific route first.
         return sorted(routes, key=lambda r: (r.path.count("{"), -len(r.path)))
 
@@ -135,6 +143,17 @@ class Template:
             if authorizer.get("authorizerUri"):
                 return _function_of(authorizer["authorizerUri"])
         return None
+
+    def authorizer_ttl_seconds(self) -> int:
+        """How long API Gateway caches the authorizer's answer per identity (the parameter's default if a Ref)."""
+        schemes = (self.api_definition().get("components") or {}).get("securitySchemes") or {}
+        for scheme in schemes.values():
+            authorizer = scheme.get("x-amazon-apigateway-authorizer") or {}
+            if authorizer.get("authorizerUri"):
+                ttl = self.resolve(authorizer.get("authorizerResultTtlInSeconds", DEFAULT_AUTHORIZER_TTL_SECONDS),
+                                   {}, "us-east-1")
+                return int(ttl)
+        return 0
 
     def gateway_responses(self) -> dict[str, tuple[int, str]]:
         """API Gateway's own answers (UNAUTHORIZED, ACCESS_DENIED…): status and JSON body template."""
