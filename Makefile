@@ -26,9 +26,12 @@ $(SAM_STAMP):
 	test -d $(SAM_VENV) || $(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/pip install --quiet --upgrade pip
 	$(SAM_VENV)/bin/pip install --quiet 'aws-sam-cli>=1.120,<2'
+	@# `source .venv/bin/activate` then gives `sam` too (README), from its own venv.
+	test ! -d $(VENV)/bin || ln -sf "$(abspath $(SAM_VENV))/bin/sam" $(VENV)/bin/sam
 	touch $(SAM_STAMP)
 
 install: $(STAMP) $(SAM_STAMP)
+	ln -sf "$(abspath $(SAM_VENV))/bin/sam" $(VENV)/bin/sam
 
 run: $(STAMP)
 	$(BIN)/mixcore serve

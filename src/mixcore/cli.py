@@ -34,14 +34,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
                                     template=Path(args.template) if args.template else None,
                                     access_log=args.access_log))
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # Both set here: a shell's background job starts with SIGINT ignored, and Python then never raises
+    # KeyboardInterrupt, so Ctrl-C (or a test's SIGINT) would not stop the stack.
+    for stopping in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stopping, lambda *_: stop.set())
     try:
         stack.start()
         print(stack.banner(), flush=True)
         while not stop.wait(0.5):
             pass
-    except KeyboardInterrupt:
-        pass
     finally:
         print("\nStopping the local stack...", flush=True)
         stack.stop()
@@ -318,6 +319,9 @@ def overrides_from_args(args: argparse.Namespace) -> Overrides:
     return overrides
 
 
+LAMBDA_LINES = ("START RequestId", "END RequestId", "REPORT RequestId")  # printed as Lambda prints them
+
+
 def cmd_invoke(args: argparse.Namespace) -> int:
     from mixcore.local.invoke import InvokeError, env_overrides, read_event, run_function
     from mixcore.local.template import Template, find_template
@@ -332,7 +336,8 @@ def cmd_invoke(args: argparse.Namespace) -> int:
         # The function's logs and metrics go to stderr, as `sam local invoke` prints them; stdout is the answer.
         with contextlib.redirect_stdout(sys.stderr):
             result = run_function(template, args.function, event, out=out, overrides=overrides,
-                                  say=lambda note: print(f"  {note}", file=sys.stderr, flush=True))
+                                  say=lambda note: print(note if note.startswith(LAMBDA_LINES) else f"  {note}",
+                                                         file=sys.stderr, flush=True))
     except (InvokeError, FileNotFoundError) as error:
         print(f"mixcore invoke: {error}", file=sys.stderr)
         return 2
@@ -425,11 +430,40 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+LOCAL_HINT = ("for the local stack, paste the export line its banner prints; for a deployment, "
+              "set AWS_PROFILE (or AWS credentials) and AWS_DEFAULT_REGION")
+
+
+def aws_problem(error: Exception) -> str | None:
+    """One line saying what is missing for a command that needs AWS, or None when the error is not about that."""
+    from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError, NoRegionError
+
+    if isinstance(error, NoRegionError):
+        return f"no AWS region is set: {LOCAL_HINT}."
+    if isinstance(error, NoCredentialsError):
+        return f"no AWS credentials were found: {LOCAL_HINT}."
+    if isinstance(error, EndpointConnectionError):
+        endpoint = error.kwargs.get("endpoint_url", "?")
+        return f"cannot reach AWS at {endpoint} (is the local stack running?): {LOCAL_HINT}."
+    if isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") in (
+            "ResourceNotFoundException", "NoSuchBucket"):
+        return (f"{error.response['Error'].get('Message', 'a resource is missing')}: set MIXCORE_TABLE_NAME, "
+                f"MIXCORE_COST_BUCKET_NAME (the stack's outputs) or {LOCAL_HINT}.")
+    return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     if os.environ.get("AWS_ENDPOINT_URL"):
         os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     args = build_parser().parse_args(argv)
-    result: int = args.func(args)
+    try:
+        result: int = args.func(args)
+    except Exception as error:
+        problem = aws_problem(error)
+        if problem is None:
+            raise
+        print(f"mixcore {args.command}: {problem}", file=sys.stderr)
+        return 2
     return result
 
 

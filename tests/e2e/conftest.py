@@ -70,13 +70,16 @@ class RunningStack:
 
 
 @contextlib.contextmanager
-def running_stack(*, extra_args: tuple[str, ...] = (), **env: str) -> Iterator[RunningStack]:
-    """`mixcore serve` in a subprocess with these MIXCORE_* settings (and serve's extra_args); stopped (and waited
-    for) on exit."""
+def running_stack(*, extra_args: tuple[str, ...] = (), local_defaults: bool = False,
+                  **env: str) -> Iterator[RunningStack]:
+    """`mixcore serve` in a subprocess with these MIXCORE_* settings (and serve's extra_args); stopped with SIGTERM
+    (and waited for) on exit. With local_defaults, only `env` is set, as after `make run`; else the tests' short
+    attempt timeout, cool-down and cache TTL are too."""
     port, aws_port = free_port(), free_port()
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("MIXCORE_", "AWS_"))}
-    environment.update({"PYTHONUNBUFFERED": "1", "MIXCORE_ATTEMPT_TIMEOUT_SECONDS": "2",
-                        "MIXCORE_CACHE_TTL_SECONDS": "0", "MIXCORE_COOLDOWN_SECONDS": "1", **env})
+    tests_defaults = {} if local_defaults else {"MIXCORE_ATTEMPT_TIMEOUT_SECONDS": "2",
+                                                "MIXCORE_CACHE_TTL_SECONDS": "0", "MIXCORE_COOLDOWN_SECONDS": "1"}
+    environment.update({"PYTHONUNBUFFERED": "1", **tests_defaults, **env})
     process = subprocess.Popen(
         [sys.executable, "-m", "mixcore.cli", "serve", "--port", str(port), "--aws-port", str(aws_port),
          "--dev-key", DEV_KEY, "--demo-latency-ms", "20", "--demo-chunk-ms", "0", *extra_args],
@@ -104,7 +107,7 @@ def running_stack(*, extra_args: tuple[str, ...] = (), **env: str) -> Iterator[R
         yield RunningStack(base_url=f"http://127.0.0.1:{port}/v1", aws_endpoint=f"http://127.0.0.1:{aws_port}",
                            demo_url=demo_url, process=process, output=output)
     finally:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signal.SIGTERM)
         try:
             process.wait(timeout=20)
         finally:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from mixcore.local.template import Template
 from tests.conftest import REPO
 from tests.e2e.conftest import RunningStack, banner_exports
 
@@ -24,6 +27,7 @@ EVENT_FUNCTIONS = {
     "leaderboard.json": "CatalogFunction",
     "models.json": "CatalogFunction",
 }
+TEMPLATE = Template.load(REPO / "template.yaml")
 OFFLINE_SOURCES = {"IndexerFunction": {"MIXCORE_SOURCES_MIRROR": "tests/fixtures"}}
 
 
@@ -45,10 +49,37 @@ def test_every_shipped_event_has_its_function() -> None:
     assert sorted(p.name for p in (REPO / "events").glob("*.json")) == sorted(EVENT_FUNCTIONS)
 
 
+LAMBDA_REPORT = re.compile(r"^REPORT RequestId: (\S+)\tDuration: ([\d.]+) ms\tBilled Duration: (\d+) ms\t"
+                           r"Memory Size: (\d+) MB\tMax Memory Used: (\d+) MB$", re.MULTILINE)
+
+
 @pytest.mark.parametrize("event", sorted(EVENT_FUNCTIONS))
 def test_every_shipped_event_runs_as_shipped(event: str, env_vars: Path) -> None:
     result = invoke(EVENT_FUNCTIONS[event], "--event", f"events/{event}", "--env-vars", str(env_vars))
+    check_answer(event, result)
+
+
+@pytest.mark.parametrize("event", sorted(EVENT_FUNCTIONS))
+def test_every_shipped_event_runs_against_the_local_stack_with_the_banners_exports(
+        event: str, env_vars: Path, stack: RunningStack) -> None:
+    # The stack's secret holds demo keys: invoke answers those providers with demo servers, as the stack does
+    result = invoke(EVENT_FUNCTIONS[event], "--event", f"events/{event}", "--env-vars", str(env_vars),
+                    env=banner_exports(stack))
+    assert f"using the AWS at {stack.aws_endpoint}" in result.stderr
+    check_answer(event, result)
+
+
+def check_answer(event: str, result: subprocess.CompletedProcess[str]) -> None:
+    """What the event's function answers, and Lambda's START / END / REPORT lines around its logs."""
     assert result.returncode == 0, result.stderr[-3000:]
+    report = LAMBDA_REPORT.search(result.stderr)
+    assert report is not None, result.stderr[-2000:]
+    request_id, duration, billed, memory, used = report.groups()
+    assert f"START RequestId: {request_id} Version: $LATEST" in result.stderr
+    assert f"END RequestId: {request_id}" in result.stderr
+    assert int(billed) == math.ceil(float(duration)) and int(used) > 0
+    template_memory = TEMPLATE.functions()[EVENT_FUNCTIONS[event]].memory_mb
+    assert int(memory) == template_memory
     out = result.stdout
     if event == "authorizer.json":
         answer = json.loads(out)

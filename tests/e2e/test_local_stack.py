@@ -14,7 +14,7 @@ import openai
 import pytest
 
 from tests.conftest import REPO
-from tests.e2e.conftest import DEV_KEY, RunningStack, cli, running_stack
+from tests.e2e.conftest import DEV_KEY, RunningStack, banner_exports, cli, running_stack
 
 pytestmark = pytest.mark.e2e
 USER = [{"role": "user", "content": "Say hello."}]
@@ -82,8 +82,7 @@ def test_models_endpoint_lists_models(clean_stack: RunningStack) -> None:
 
 
 def test_cli_keys_work_against_the_embedded_aws(clean_stack: RunningStack) -> None:
-    env = {**os.environ, "AWS_ENDPOINT_URL": clean_stack.aws_endpoint, "AWS_ACCESS_KEY_ID": "local",
-           "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": "us-east-1"}
+    env = {**os.environ, **banner_exports(clean_stack)}
     created = subprocess.run([sys.executable, "-m", "mixcore.cli", "keys", "create", "--name", "e2e"], cwd=REPO,
                              env=env, capture_output=True, text=True, timeout=60, check=True)
     key = created.stdout.strip().splitlines()[-1]
@@ -104,8 +103,7 @@ def test_cli_keys_work_against_the_embedded_aws(clean_stack: RunningStack) -> No
 def test_refresh_from_fixtures_then_the_api_shows_each_category(clean_stack: RunningStack) -> None:
     from tests.conftest import FIXTURES
 
-    env = {**os.environ, "AWS_ENDPOINT_URL": clean_stack.aws_endpoint, "AWS_ACCESS_KEY_ID": "local",
-           "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": "us-east-1"}
+    env = {**os.environ, **banner_exports(clean_stack)}
     result = subprocess.run([sys.executable, "-m", "mixcore.cli", "refresh", "--from", str(FIXTURES / "leaderboards")],
                             cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr

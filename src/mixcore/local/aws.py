@@ -1,10 +1,20 @@
-"""The embedded AWS: moto's server on loopback, with the template's tables, buckets, streams and secrets."""
+"""The embedded AWS: moto's server on loopback, with the template's tables, buckets, streams and secrets.
+
+Where moto differs from AWS in what the README promises, the embedded AWS behaves as AWS does: DynamoDB
+requests are atomic (SerialDynamoDB), and a delivery stream writes S3 objects as Firehose does (its
+Prefix expressions evaluated, GZIP applied; `firehose_object`), so local records are where and how the
+deployed ones are.
+"""
 
 from __future__ import annotations
 
+import gzip
 import json
+import re
 import threading
+import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -61,6 +71,56 @@ def moto_server(port: int) -> Any:
     return Server(ip_address="127.0.0.1", port=port, verbose=False)
 
 
+_PREFIX_EXPRESSION = re.compile(r"!\{(\w+):([^}]*)\}")
+_JAVA_DATE_FIELDS = (("yyyy", "%Y"), ("MM", "%m"), ("dd", "%d"), ("HH", "%H"), ("mm", "%M"), ("ss", "%S"))
+
+
+def firehose_prefix(prefix: str, now: datetime) -> str:
+    """A Firehose S3 prefix with its expressions evaluated (`!{timestamp:yyyy-MM-dd}`, `!{firehose:random-string}`);
+    as Firehose does, a prefix without a timestamp expression gets `yyyy/MM/dd/HH/` appended."""
+    def evaluate(match: re.Match[str]) -> str:
+        namespace, argument = match.groups()
+        if namespace == "timestamp":
+            pattern = argument
+            for java, strftime in _JAVA_DATE_FIELDS:
+                pattern = pattern.replace(java, strftime)
+            return now.strftime(pattern)
+        if (namespace, argument) == ("firehose", "random-string"):
+            return uuid.uuid4().hex[:11]
+        raise ValueError(f"Firehose does not know the prefix expression {match.group(0)}")
+
+    evaluated = _PREFIX_EXPRESSION.sub(evaluate, prefix)
+    if "!{timestamp:" not in prefix:
+        evaluated += now.strftime("%Y/%m/%d/%H/")
+    return evaluated
+
+
+def firehose_object(stream: str, version: str, destination: dict[str, Any], data: bytes,
+                    now: datetime) -> tuple[str, bytes]:
+    """The key and body Firehose writes for one delivery: `<prefix><stream>-<version>-<time>-<uuid>[.gz]`."""
+    key = f"{firehose_prefix(destination.get('Prefix', ''), now)}{stream}-{version}-" \
+          f"{now.strftime('%Y-%m-%d-%H-%M-%S')}-{uuid.uuid4()}"
+    if destination.get("CompressionFormat") == "GZIP":
+        return key + ".gz", gzip.compress(data)
+    return key, data
+
+
+def deliver_as_firehose() -> None:
+    """Make moto's delivery streams write S3 objects as Firehose does (moto keeps the prefix literal, uncompressed)."""
+    from moto.firehose.models import FirehoseBackend
+    from moto.s3.models import s3_backends
+
+    def put_s3_records(backend: FirehoseBackend, delivery_stream_name: str, version_id: str,
+                       s3_destination: dict[str, Any], records: list[dict[str, bytes]]) -> list[dict[str, str]]:
+        key, body = firehose_object(delivery_stream_name, version_id, s3_destination,
+                                    b"".join(r["Data"] for r in records), datetime.now(UTC))
+        bucket = s3_destination["BucketARN"].split(":")[-1]
+        s3_backends[backend.account_id][backend.partition].put_object(bucket, key, body)
+        return [{"RecordId": str(uuid.uuid4())} for _ in records]
+
+    FirehoseBackend.put_s3_records = put_s3_records  # type: ignore[method-assign,assignment]
+
+
 CREATED_TYPES = ("AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::SecretsManager::Secret",
                  "AWS::KinesisFirehose::DeliveryStream")
 
@@ -85,6 +145,7 @@ class EmbeddedAws:
         return {**LOCAL_CREDENTIALS, "AWS_ENDPOINT_URL": self.endpoint}
 
     def start(self) -> EmbeddedAws:
+        deliver_as_firehose()
         self.server.start()
         return self
 

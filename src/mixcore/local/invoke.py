@@ -6,9 +6,11 @@ else one started here with the template's resources, and providers without a key
 the demo servers. The shipped events in `events/` authenticate as the key `mx-events-key`
 (`key_events0000`); it is created where the handler runs if it is missing, with the default mixes.
 
-As with `sam local invoke`, the function's logs (and EMF metrics) go to stderr and its response to
-stdout: a buffered function's proxy response as JSON, the streaming chat function's body as the
-web adapter streams it. A function error prints `{"errorType", "errorMessage"}` and fails the command.
+As with `sam local invoke`, the function's logs (and EMF metrics) go to stderr between Lambda's
+START, END and REPORT lines (request id, duration, billed duration, memory size, max memory used),
+and its response to stdout: a buffered function's proxy response as JSON, the streaming chat
+function's body as the web adapter streams it. A function error prints `{"errorType",
+"errorMessage"}` and fails the command.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from mixcore.local.template import FunctionDef, Template
 EVENTS_KEY = "mx-events-key"
 EVENTS_KEY_ID = "key_events0000"
 # No X-Ray daemon here; everything else (log level, metrics) is as the template sets it.
-INVOKE_DEFAULTS = {"POWERTOOLS_TRACE_DISABLED": "true", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512"}
+INVOKE_DEFAULTS = {"POWERTOOLS_TRACE_DISABLED": "true"}
 
 
 class InvokeError(Exception):
@@ -43,6 +45,7 @@ class Invocation:
     response: Any = None
     error: dict[str, str] | None = None
     streamed: bool = False
+    request_id: str = ""
 
 
 def read_event(source: str, stdin: TextIO) -> dict[str, Any]:
@@ -95,7 +98,8 @@ def function_environment(template: Template, function: FunctionDef, overrides: d
         for key, value in template.resolve(function.environment, names, os.environ["AWS_DEFAULT_REGION"]).items():
             os.environ[key] = str(value)
         os.environ.update({**INVOKE_DEFAULTS, "AWS_LAMBDA_FUNCTION_NAME": function.logical_id,
-                           "AWS_LAMBDA_FUNCTION_TIMEOUT": str(function.timeout)})
+                           "AWS_LAMBDA_FUNCTION_TIMEOUT": str(function.timeout),
+                           "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(function.memory_mb)})
         os.environ.update(overrides)
         from mixcore.local.stack import use_demo_providers
 
@@ -143,6 +147,27 @@ def _forget_process_state() -> None:
     container.reset()
 
 
+@contextlib.contextmanager
+def lambda_report(context: Any, say: Callable[[str], None]) -> Iterator[None]:
+    """Lambda's START, END and REPORT lines around an invocation, as `sam local invoke` prints them."""
+    import math
+    import resource
+    import time
+
+    request_id = context.aws_request_id
+    say(f"START RequestId: {request_id} Version: $LATEST")
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        duration_ms = round((time.perf_counter() - started) * 1000, 2)
+        max_memory_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024  # Linux reports KiB
+        say(f"END RequestId: {request_id}")
+        say(f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\tBilled Duration: "
+            f"{math.ceil(duration_ms)} ms\tMemory Size: {context.memory_limit_in_mb} MB\t"
+            f"Max Memory Used: {max_memory_mb} MB")
+
+
 def run_function(template: Template, function_id: str, event: dict[str, Any], *, out: TextIO,
                  overrides: dict[str, str] | None = None, say: Callable[[str], None] = print) -> Invocation:
     """Run the function's handler on the event; the streamed body (if any) is written to `out` as it comes."""
@@ -155,8 +180,10 @@ def run_function(template: Template, function_id: str, event: dict[str, Any], *,
         raise InvokeError(f"no function {function_id!r} in {template.path.name}; "
                           f"the functions are: {', '.join(sorted(functions))}")
     function = functions[function_id]
-    result = Invocation()
-    with function_environment(template, function, overrides or {}, say):
+    context = LambdaContext(function_name=function_id, timeout_seconds=function.timeout,
+                            memory_limit_in_mb=function.memory_mb)
+    result = Invocation(request_id=context.aws_request_id)
+    with function_environment(template, function, overrides or {}, say), lambda_report(context, say):
         try:
             if is_web_adapter_function(function):
                 app = load_asgi_app(template.root, function)
@@ -168,9 +195,7 @@ def run_function(template: Template, function_id: str, event: dict[str, Any], *,
                 result.streamed = True
                 result.response = runtime.run(invoke_asgi(app, event, on_body=write))
             else:
-                handler = load_handler(template.root, function)
-                context = LambdaContext(function_name=function_id, timeout_seconds=function.timeout)
-                result.response = handler(event, context)
+                result.response = load_handler(template.root, function)(event, context)
         except Exception as error:  # the function's error, reported as Lambda reports it
             traceback.print_exc(file=sys.stderr)
             result.error = {"errorType": type(error).__name__, "errorMessage": str(error)}

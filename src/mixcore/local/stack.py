@@ -20,7 +20,13 @@ LOCAL_DEFAULTS = {
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_METRICS_DISABLED": "true",
     "POWERTOOLS_LOG_LEVEL": "WARNING",
+    # Locally a `catalog put`, `mixes put` or refresh shows on the next request; deployed containers keep what
+    # they read for 60 s (the setting's default) so that every request does not read the table.
+    "MIXCORE_CACHE_TTL_SECONDS": "0",
 }
+# The key the local stack stores for a provider its demo servers answer. Whoever reads the stack's secret
+# (`mixcore invoke` with the banner's exports) knows from it that the provider is a demo, not a real host.
+DEMO_KEY_PREFIX = "demo-key-"
 
 
 @dataclass
@@ -73,7 +79,8 @@ class LocalStack:
         if self.demo_providers and secret and self.aws is not None:
             # The demo keys go where a deployment keeps provider keys, so the CLI (`mixcore mixes list`) sees
             # the providers this stack can call, as a deployed stack's CLI sees the secret's.
-            put_provider_secret(self.aws, secret, {name.upper(): "demo-key-" + name for name in self.demo_providers})
+            put_provider_secret(self.aws, secret,
+                                {name.upper(): DEMO_KEY_PREFIX + name for name in self.demo_providers})
 
     def _seed(self) -> None:
         from mixcore.auth.keys import hash_key, key_id_for, new_key
@@ -142,8 +149,9 @@ def use_demo_providers(port: int = 0, *, latency_ms: float = 0.0, chunk_ms: floa
     from mixcore.providers.config import load_providers, provider_env_names
 
     configs = load_providers()
-    real = sorted(n for n, c in configs.items() if c.configured)
-    missing = [c for c in configs.values() if not c.configured]
+    missing = [c for c in configs.values()
+               if not c.configured or (c.source == "secret" and c.api_key.startswith(DEMO_KEY_PREFIX))]
+    real = sorted(n for n, c in configs.items() if c not in missing)
     if not missing:
         return real, None, []
     catalog = get_catalog()
@@ -152,7 +160,7 @@ def use_demo_providers(port: int = 0, *, latency_ms: float = 0.0, chunk_ms: floa
     for config in missing:
         base_env, key_env = provider_env_names(config.name)
         os.environ[base_env] = demo.base_url(config.name, config.protocol)
-        os.environ[key_env] = "demo-key-" + config.name
+        os.environ[key_env] = DEMO_KEY_PREFIX + config.name
     return real, demo, [c.name for c in missing]
 
 

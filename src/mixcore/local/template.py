@@ -81,6 +81,7 @@ class FunctionDef:
     handler: str
     environment: dict[str, Any]
     timeout: int
+    memory_mb: int = 128
 
 
 @dataclass
@@ -112,7 +113,8 @@ class Template:
             env = {**global_env, **(((props.get("Environment") or {}).get("Variables")) or {})}
             result[logical_id] = FunctionDef(logical_id=logical_id, code_uri=props["CodeUri"],
                                              handler=props["Handler"], environment=env,
-                                             timeout=int(props.get("Timeout", globals_.get("Timeout", 3))))
+                                             timeout=int(props.get("Timeout", globals_.get("Timeout", 3))),
+                                             memory_mb=int(props.get("MemorySize", globals_.get("MemorySize", 128))))
         return result
 
     def api_definition(self) -> dict[str, Any]:
