@@ -33,8 +33,9 @@ $(SAM_STAMP):
 install: $(STAMP) $(SAM_STAMP)
 	ln -sf "$(abspath $(SAM_VENV))/bin/sam" $(VENV)/bin/sam
 
+# The stack's keys, costs, mixes, overrides and rankings are kept in .mixcore-state across restarts.
 run: $(STAMP)
-	$(BIN)/mixcore serve
+	$(BIN)/mixcore serve --state-dir .mixcore-state
 
 lint: $(STAMP)
 	$(BIN)/ruff check src functions tests bench

@@ -32,7 +32,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
                                     demo_chunk_ms=args.demo_chunk_ms,
                                     dev_key=args.dev_key or os.environ.get("MIXCORE_DEV_KEY"),
                                     template=Path(args.template) if args.template else None,
-                                    access_log=args.access_log))
+                                    access_log=args.access_log,
+                                    state_dir=Path(args.state_dir) if args.state_dir else None, fresh=args.fresh))
     stop = threading.Event()
     # Both set here: a shell's background job starts with SIGINT ignored, and Python then never raises
     # KeyboardInterrupt, so Ctrl-C (or a test's SIGINT) would not stop the stack.
@@ -368,6 +369,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--dev-key", help="use this dev key instead of a random one (or MIXCORE_DEV_KEY)")
     serve.add_argument("--template", help="path to template.yaml")
     serve.add_argument("--access-log", action="store_true")
+    serve.add_argument("--state-dir", help="keep keys, costs, mixes, overrides and rankings here across restarts "
+                                           "(make run: .mixcore-state); without it, all is in memory")
+    serve.add_argument("--fresh", action="store_true", help="with --state-dir: begin empty (the old state is "
+                                                            "replaced when the stack stops)")
     serve.set_defaults(func=cmd_serve)
 
     keys = sub.add_parser("keys", help="create, list and revoke client API keys")

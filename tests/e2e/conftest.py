@@ -70,7 +70,7 @@ class RunningStack:
 
 
 @contextlib.contextmanager
-def running_stack(*, extra_args: tuple[str, ...] = (), local_defaults: bool = False,
+def running_stack(*, extra_args: tuple[str, ...] = (), local_defaults: bool = False, dev_key: str | None = DEV_KEY,
                   **env: str) -> Iterator[RunningStack]:
     """`mixcore serve` in a subprocess with these MIXCORE_* settings (and serve's extra_args); stopped with SIGTERM
     (and waited for) on exit. With local_defaults, only `env` is set, as after `make run`; else the tests' short
@@ -82,7 +82,8 @@ def running_stack(*, extra_args: tuple[str, ...] = (), local_defaults: bool = Fa
     environment.update({"PYTHONUNBUFFERED": "1", **tests_defaults, **env})
     process = subprocess.Popen(
         [sys.executable, "-m", "mixcore.cli", "serve", "--port", str(port), "--aws-port", str(aws_port),
-         "--dev-key", DEV_KEY, "--demo-latency-ms", "20", "--demo-chunk-ms", "0", *extra_args],
+         *(("--dev-key", dev_key) if dev_key else ()), "--demo-latency-ms", "20", "--demo-chunk-ms", "0",
+         *extra_args],
         cwd=REPO, env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     output: list[str] = []
     deadline = time.monotonic() + 60

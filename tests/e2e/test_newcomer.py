@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
@@ -22,6 +23,7 @@ from tests.e2e.conftest import DEV_KEY, RunningStack, cli, running_stack
 
 pytestmark = pytest.mark.e2e
 TEMPLATE = Template.load(REPO / "template.yaml")
+USER = [{"role": "user", "content": "hi"}]
 # No region, credentials or endpoint; and boto never asks the instance metadata service (not on loopback).
 NO_AWS = {**{k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "MIXCORE_"))},
           "AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": "/nonexistent", "AWS_SHARED_CREDENTIALS_FILE":
@@ -101,3 +103,38 @@ def test_local_cost_records_land_where_and_how_firehose_puts_them(stack: Running
         body = s3.get_object(Bucket="mixcore-costbucket", Key=key)["Body"].read()
         request_ids |= {json.loads(line)["request_id"] for line in gzip.decompress(body).splitlines()}
     assert answer.id in request_ids
+
+
+def banner_key(stack: RunningStack) -> str:
+    return next(line.split(":", 1)[1].strip() for line in stack.output if line.strip().startswith("API key"))
+
+
+def test_a_restarted_stack_keeps_its_dev_key_keys_and_costs(tmp_path: Path) -> None:
+    state = ("--state-dir", str(tmp_path / "state"))
+    # Given a stack that kept its state in a folder (as make run does): a key created, a request answered
+    with running_stack(extra_args=state, dev_key=None) as first:
+        dev_key = banner_key(first)
+        key_id, key = create_key(first)
+        answer = first.client(api_key=dev_key).chat.completions.create(model="openai/gpt-4o-mini", messages=USER)
+        first.records_for({answer.id})
+    # When it is started again
+    with running_stack(extra_args=state, dev_key=None) as second:
+        # Then it says so, prints the same dev key, which still works, and so does the key created before
+        assert any("restored" in line for line in second.output if "state" in line)
+        assert banner_key(second) == dev_key
+        again = second.client(api_key=dev_key).chat.completions.create(model="openai/gpt-4o-mini", messages=USER)
+        assert second.client(api_key=key).models.list().data
+        listed = cli(second, "keys", "list")
+        # And the costs recorded before the restart are still read
+        costs = second.records_for({answer.id, again.id})
+    assert key_id in listed.stdout and {answer.id, again.id} <= set(costs)
+    # And --fresh begins empty
+    with running_stack(extra_args=(*state, "--fresh"), dev_key=None) as fresh:
+        assert banner_key(fresh) != dev_key
+        assert key_id not in cli(fresh, "keys", "list").stdout
+
+
+def create_key(stack: RunningStack) -> tuple[str, str]:
+    created = cli(stack, "keys", "create", "--name", "kept")
+    assert created.returncode == 0, created.stderr
+    return created.stdout.split("Created key ")[1].split(" ")[0], created.stdout.strip().splitlines()[-1]

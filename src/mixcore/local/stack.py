@@ -13,6 +13,7 @@ from starlette.types import ASGIApp
 from mixcore.local.aws import EmbeddedAws, put_provider_secret
 from mixcore.local.demo_providers import DemoProviderServer
 from mixcore.local.rest_api import API_ID, LocalRestApi
+from mixcore.local.state import SavedState, restore_state, save_state
 from mixcore.local.template import Template, find_template
 
 LOCAL_DEFAULTS = {
@@ -40,6 +41,8 @@ class StackOptions:
     template: Path | None = None
     host: str = "127.0.0.1"
     access_log: bool = False
+    state_dir: Path | None = None  # where state is kept across restarts (None: in memory only)
+    fresh: bool = False  # with state_dir: do not restore what is there
 
 
 @dataclass
@@ -52,6 +55,8 @@ class LocalStack:
     demo_providers: list[str] = field(default_factory=list)
     real_providers: list[str] = field(default_factory=list)
     names: dict[str, str] = field(default_factory=dict)
+    restored: SavedState | None = None
+    template: Template | None = None
 
     def start(self) -> LocalStack:
         options = self.options
@@ -62,6 +67,10 @@ class LocalStack:
         for key, value in LOCAL_DEFAULTS.items():
             os.environ.setdefault(key, value)
         self.names = self.aws.create_resources(template)
+        self.template = template
+        if options.state_dir is not None and not options.fresh:
+            self.restored = restore_state(self.aws, options.state_dir)
+            options.dev_key = options.dev_key or self.restored.dev_key
         for fn in template.functions().values():
             for key, value in template.resolve(fn.environment, self.names, "us-east-1").items():
                 os.environ.setdefault(key, str(value))
@@ -117,6 +126,13 @@ class LocalStack:
                if self.names.get("ProviderKeysSecret") else "")
             + f" MIXCORE_API_ID={API_ID} AWS_ENDPOINT_URL_API_GATEWAY={self.http.url if self.http else ''}",
         ]
+        if self.options.state_dir is None:
+            lines.append("  state           : in memory only, gone at stop (make run keeps it: --state-dir)")
+        elif self.restored is None:
+            lines.append(f"  state           : begun empty (--fresh); kept in {self.options.state_dir} at stop")
+        else:
+            lines.append(f"  state           : kept in {self.options.state_dir} (restored {self.restored.items} items, "
+                         f"{self.restored.objects} objects); --fresh begins empty")
         if self.real_providers:
             lines.append(f"  real providers  : {', '.join(self.real_providers)}")
         if self.demo_providers and self.demo is not None:
@@ -132,9 +148,16 @@ class LocalStack:
                   "  Ctrl-C stops everything."]
         return "\n".join(lines)
 
+    def _kept(self, resource_type: str) -> list[str]:
+        assert self.template is not None
+        return [self.names[n] for n in self.template.resources(resource_type) if n in self.names]
+
     def stop(self) -> None:
         if self.http is not None:
             self.http.stop()
+        if self.options.state_dir is not None and self.aws is not None and self.template is not None:
+            save_state(self.aws, self._kept("AWS::DynamoDB::Table"), self._kept("AWS::S3::Bucket"),
+                       self.options.state_dir, self.dev_key)
         if self.demo is not None:
             self.demo.stop()
         if self.aws is not None:
