@@ -12,7 +12,7 @@ SAM_STAMP := $(SAM_VENV)/.installed
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install run test lint typecheck unit iac sam-validate build bench clean runtime-python
+.PHONY: install run test lint typecheck unit iac sam-validate build bench clean runtime-python dashboard
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "needs python3.12 (the runtime template.yaml names)"; exit 1; }
@@ -61,6 +61,12 @@ build: $(SAM_STAMP)
 # The runtime's interpreter, for the deploy rehearsal (tests/rehearsal) to start the built functions with.
 runtime-python:
 	@echo $(PYTHON)
+
+# docs/dashboard.png: template.yaml's dashboard drawn from a minute of local traffic (a test fails when the
+# committed picture is older than the template's dashboard).
+dashboard: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,docs]'
+	$(BIN)/python docs/render_dashboard.py --seconds 60
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py

@@ -1,12 +1,16 @@
 """Render template.yaml's CloudWatch dashboard to docs/dashboard.png from the metrics of a local run.
 
-    .venv/bin/pip install matplotlib   # only this script needs it
-    .venv/bin/python docs/render_dashboard.py [--seconds 60]
+    make dashboard        # installs matplotlib (the `docs` extra), then runs this script
 
 It starts `mixcore serve` with metrics on, sends a mix of traffic (answers, streams, mixes, a failing
-provider, a budget refusal, the catalog routes), runs the indexer with `mixcore invoke`, then draws
-each widget of the dashboard body where the template places it, from the EMF lines printed. CloudWatch
-periods (300 s, 3600 s) become 5 s buckets so that a minute's run shows a shape.
+provider, a budget refusal, the catalog routes), runs the indexer with `mixcore invoke` (once with its
+sources, once with none, so failed sources show), then draws each widget of the dashboard body where
+the template places it, from the EMF lines printed, as CloudWatch would: each series under its label
+(dynamic labels such as `${PROP('Dim.Mix')}` filled in), series with `yAxis: right` on a right axis.
+CloudWatch periods are scaled 1:60 so that a minute's run shows a shape: a 300 s period is a 5 s bucket,
+an hour a minute. A widget whose series each have one point (an indexer run) is drawn as bars. The
+picture carries the SHA-256 of the template's dashboard body (PNG text `Source`), so a test can tell a
+picture older than the template.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import defaultdict
@@ -32,9 +37,22 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 from mixcore.local.template import Template  # noqa: E402
 
-SEARCH = re.compile(r"SEARCH\('\{([^}]*)\} MetricName=\"([^\"]+)\"', '(\w+)'")
-BUCKET_SECONDS = 5.0
+SEARCH = re.compile(r"SEARCH\('\{([^}]*)\} MetricName=\"([^\"]+)\"', '(\w+)', (\d+)\)")
+DYNAMIC_LABEL = re.compile(r"\$\{PROP\('Dim\.(\w+)'\)\}")
+PERIOD_SCALE = 60.0  # a CloudWatch period of P seconds is a bucket of P / 60 seconds here
 KEY = "mx-render-key"
+
+
+def dashboard_body_text(template: Template) -> str:
+    text: str = template.resources()["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    return text
+
+
+def dashboard_fingerprint(template: Template) -> str:
+    """What the picture is drawn from: the SHA-256 of the template's dashboard body."""
+    import hashlib
+
+    return hashlib.sha256(dashboard_body_text(template).encode()).hexdigest()
 
 
 def free_port() -> int:
@@ -80,12 +98,19 @@ def local_run(seconds: float) -> list[str]:
                 client.get(f"{base}/{random.choice(['models', 'mixes', 'leaderboards'])}", headers=headers)
             if random.random() < 0.05:
                 client.post(f"{base}/chat/completions", json=body, headers={"Authorization": "Bearer nope"})
-    indexer = subprocess.run([sys.executable, "-m", "mixcore.cli", "invoke", "IndexerFunction", "--event",
-                              "events/indexer_schedule.json"], cwd=REPO, capture_output=True, text=True,
-                             env={**env, **exports, "MIXCORE_SOURCES_MIRROR": "tests/fixtures"}, timeout=120)
-    process.send_signal(signal.SIGINT)
+        tiny = subprocess.run([sys.executable, "-m", "mixcore.cli", "keys", "create", "--name", "tiny", "--budget",
+                               "0.000001"], cwd=REPO, capture_output=True, text=True, env={**env, **exports},
+                              timeout=60).stdout.strip().splitlines()[-1]
+        for _ in range(3):  # budget refusals (402)
+            client.post(f"{base}/chat/completions", json=body, headers={"Authorization": f"Bearer {tiny}"})
+    runs = []
+    for mirror in ("tests/fixtures", tempfile.mkdtemp()):  # the second run has no saved pages: every source fails
+        runs.append(subprocess.run([sys.executable, "-m", "mixcore.cli", "invoke", "IndexerFunction", "--event",
+                                    "events/indexer_schedule.json"], cwd=REPO, capture_output=True, text=True,
+                                   env={**env, **exports, "MIXCORE_SOURCES_MIRROR": mirror}, timeout=120))
+    process.send_signal(signal.SIGTERM)
     process.wait(timeout=30)
-    return [*lines, *indexer.stderr.splitlines()]
+    return [*lines, *(line for run in runs for line in run.stderr.splitlines())]
 
 
 def emf_points(lines: list[str]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -113,16 +138,25 @@ def series(blobs: list[dict[str, Any]], namespace: str, name: str, dimensions: d
                     continue
                 if any(v is not None and blob.get(k) != v for k, v in dimensions.items()):
                     continue
-                label = " ".join(str(blob[k]) for k, v in dimensions.items() if v is None) or name
+                label = "\t".join(f"{k}={blob[k]}" for k, v in dimensions.items() if v is None)
                 values = blob[name] if isinstance(blob[name], list) else [blob[name]]
                 found[label] += [(blob["_aws"]["Timestamp"] / 1000, float(v)) for v in values]
     return found
 
 
-def aggregate(points: list[tuple[float, float]], stat: str, start: float) -> tuple[list[float], list[float]]:
+def series_label(template_label: str | None, name: str, stat: str, found: str) -> str:
+    """The label CloudWatch shows: the widget's label with its dynamic parts filled in, else name and dimensions."""
+    values = dict(part.split("=", 1) for part in found.split("\t") if part)
+    if template_label:
+        return DYNAMIC_LABEL.sub(lambda m: values.get(m.group(1), "?"), template_label)
+    return " ".join([name, *values.values(), stat])
+
+
+def aggregate(points: list[tuple[float, float]], stat: str, start: float,
+              bucket_seconds: float) -> tuple[list[float], list[float]]:
     buckets: dict[int, list[float]] = defaultdict(list)
     for at, value in points:
-        buckets[int((at - start) // BUCKET_SECONDS)].append(value)
+        buckets[int((at - start) // bucket_seconds)].append(value)
     xs, ys = [], []
     for index in sorted(buckets):
         values = sorted(buckets[index])
@@ -136,9 +170,78 @@ def aggregate(points: list[tuple[float, float]], stat: str, start: float) -> tup
             y = values[min(len(values) - 1, int(len(values) * float(stat[1:]) / 100))]
         else:
             y = sum(values) / len(values)
-        xs.append(index * BUCKET_SECONDS)
+        xs.append(index * bucket_seconds)
         ys.append(y)
     return xs, ys
+
+
+def widget_series(props: dict[str, Any], blobs: list[dict[str, Any]], start: float,
+                  ) -> list[tuple[str, bool, list[float], list[float]]]:
+    """Each series a metric widget draws: label, on the right axis, x (seconds) and y."""
+    drawn = []
+    previous: list[Any] = []
+    for entry in props.get("metrics", []):
+        options = next((item for item in entry if isinstance(item, dict)), {})
+        names = [item for item in entry if not isinstance(item, dict)]
+        period = float(props.get("period", 300))
+        if not names:
+            found = SEARCH.search(options.get("expression", ""))
+            if not found:
+                continue
+            namespace, *free = [part.strip() for part in found.group(1).split(",")]
+            dims: dict[str, str | None] = {d: None for d in free}
+            if "service" in dims:
+                dims["service"] = "mixcore"
+            name, stat, period = found.group(2), found.group(3), float(found.group(4))
+        else:
+            names = [previous[i] if item == "." else item for i, item in enumerate(names)]
+            previous = names
+            namespace, name = names[0], names[1]
+            dims = dict(zip(names[2::2], names[3::2], strict=True))
+            stat = options.get("stat", props.get("stat", "Sum"))
+            if options.get("visible") is False:
+                continue
+        for found_label, points in sorted(series(blobs, namespace, name, dims).items()):
+            xs, ys = aggregate(points, stat, start, period / PERIOD_SCALE)
+            label = series_label(options.get("label"), name, stat, found_label)
+            drawn.append((label, options.get("yAxis") == "right", xs, ys))
+    return drawn
+
+
+def draw_log_widget(axes: Any, served: list[dict[str, Any]]) -> None:
+    """The Logs Insights table (requests by mix and model) as bars, one per mix → model, largest first."""
+    counts: dict[str, int] = defaultdict(int)
+    for record in served:
+        counts[f"{record.get('mix', '')} → {record.get('model', '')}"] += 1
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:12]
+    if not ranked:
+        return
+    labels, values = zip(*reversed(ranked), strict=True)
+    axes.barh(range(len(values)), values, color="tab:blue")
+    axes.set_yticks(range(len(values)), labels, fontsize=8)
+    axes.set_xlabel("requests", fontsize=8)
+
+
+def draw_metric_widget(axes: Any, props: dict[str, Any], blobs: list[dict[str, Any]], start: float) -> None:
+    drawn = widget_series(props, blobs, start)
+    if drawn and all(len(xs) == 1 for _, _, xs, _ in drawn):  # one point each (an indexer run): bars
+        axes.bar(range(len(drawn)), [ys[-1] for _, _, _, ys in drawn], color="tab:blue")
+        axes.set_xticks(range(len(drawn)), [label for label, *_ in drawn], fontsize=8, rotation=20, ha="right")
+    else:
+        right = axes.twinx() if any(on_right for _, on_right, _, _ in drawn) else None
+        for label, on_right, xs, ys in drawn:
+            (right if on_right and right is not None else axes).plot(xs, ys, marker=".", label=label[:45])
+        handles = [h for target in (axes, right) if target is not None for h in zip(*target.get_legend_handles_labels())]
+        if handles:
+            axes.legend([h for h, _ in handles], [lbl for _, lbl in handles], fontsize=7, loc="upper left")
+        if right is not None:
+            right.tick_params(labelsize=7)
+    for line in (props.get("annotations") or {}).get("horizontal", []):
+        axes.axhline(float(line["value"]), color="red", linestyle="--", linewidth=1)
+    axes.tick_params(labelsize=7)
+    if not drawn:
+        axes.text(0.5, 0.5, "no data in this run (AWS service metric)", ha="center", va="center",
+                  transform=axes.transAxes, fontsize=8, color="grey")
 
 
 def render(template: Template, lines: list[str], target: Path) -> None:
@@ -148,68 +251,29 @@ def render(template: Template, lines: list[str], target: Path) -> None:
     import matplotlib.pyplot as plt
 
     values = {"AWS::Region": "us-east-1", "AWS::StackName": "local", "StaleLeaderboardHours": "48"}
-    body = template.resources()["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    body = dashboard_body_text(template).replace("${!", "${")
     widgets = json.loads(re.sub(r"\$\{([\w:]+)\}", lambda m: values.get(m.group(1), m.group(1)), body))["widgets"]
     blobs, served = emf_points(lines)
     start = min((b["_aws"]["Timestamp"] / 1000 for b in blobs), default=0.0)
     rows = max(w["y"] + w["height"] for w in widgets)
-    figure = plt.figure(figsize=(24, rows * 0.75))
-    grid = figure.add_gridspec(rows, 24, hspace=2.5, wspace=1.5)
+    figure = plt.figure(figsize=(26, rows * 0.95))
+    grid = figure.add_gridspec(rows, 24, hspace=3.0, wspace=2.5)
     for widget in widgets:
-        axes = figure.add_subplot(grid[widget["y"]:widget["y"] + widget["height"], widget["x"]:widget["x"] + widget["width"]])
+        axes = figure.add_subplot(grid[widget["y"]:widget["y"] + widget["height"],
+                                       widget["x"]:widget["x"] + widget["width"]])
         props = widget["properties"]
         if widget["type"] == "text":
             axes.axis("off")
-            axes.text(0, 0.5, props["markdown"].replace("## ", ""), fontsize=11, va="center", wrap=True)
+            axes.text(0, 1, props["markdown"].replace("## ", ""), fontsize=11, va="top", wrap=True)
             continue
-        axes.set_title(props.get("title", ""), fontsize=10, loc="left")
+        axes.set_title(props.get("title", ""), fontsize=11, loc="left")
         if widget["type"] == "log":
-            axes.axis("off")
-            counts: dict[tuple[str, str], int] = defaultdict(int)
-            for record in served:
-                counts[(record.get("mix", ""), record.get("model", ""))] += 1
-            table = [[mix, model, str(n)] for (mix, model), n in sorted(counts.items())][:10]
-            if table:
-                axes.table(cellText=table, colLabels=["mix", "model", "requests"], loc="upper left",
-                           cellLoc="left").auto_set_font_size(True)
-            continue
-        previous: list[Any] = []
-        for entry in props.get("metrics", []):
-            options = next((item for item in entry if isinstance(item, dict)), {})
-            names = [item for item in entry if not isinstance(item, dict)]
-            if not names:
-                found = SEARCH.search(options.get("expression", ""))
-                if not found:
-                    continue
-                namespace, *free = [part.strip() for part in found.group(1).split(",")]
-                dims: dict[str, str | None] = {d: None for d in free}
-                if "service" in dims:
-                    dims["service"] = "mixcore"
-                stat, label_prefix = found.group(3), options.get("label", "")
-                name = found.group(2)
-            else:
-                names = [previous[i] if item == "." else item for i, item in enumerate(names)]
-                previous = names
-                namespace, name = names[0], names[1]
-                dims = dict(zip(names[2::2], names[3::2], strict=True))
-                stat = options.get("stat", props.get("stat", "Sum"))
-                label_prefix = ""
-                if options.get("visible") is False:
-                    continue
-            for label, points in sorted(series(blobs, namespace, name, dims).items()):
-                xs, ys = aggregate(points, stat, start)
-                text = options.get("label") if names and options.get("label") else f"{label_prefix}{label} {stat}"
-                axes.plot(xs, ys, marker=".", label=text[:40])
-        for line in (props.get("annotations") or {}).get("horizontal", []):
-            axes.axhline(float(line["value"]), color="red", linestyle="--", linewidth=1)
-        axes.tick_params(labelsize=7)
-        if axes.get_legend_handles_labels()[0]:
-            axes.legend(fontsize=6, loc="upper left")
-        elif props.get("metrics"):
-            axes.text(0.5, 0.5, "no data in this run (AWS service metric)", ha="center", va="center",
-                      transform=axes.transAxes, fontsize=8, color="grey")
-    figure.suptitle("mixcore dashboard (template.yaml), from a local run; x: seconds, 5 s buckets", fontsize=13)
-    figure.savefig(target, dpi=60, bbox_inches="tight")
+            draw_log_widget(axes, served)
+        else:
+            draw_metric_widget(axes, props, blobs, start)
+    figure.suptitle("mixcore dashboard (template.yaml), from a local run; x: seconds, CloudWatch periods scaled "
+                    "1:60 (300 s → 5 s, an hour → a minute)", fontsize=13)
+    figure.savefig(target, dpi=60, bbox_inches="tight", metadata={"Source": dashboard_fingerprint(template)})
 
 
 def main() -> int:
