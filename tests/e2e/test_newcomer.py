@@ -14,11 +14,12 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 
 from mixcore.local.stack import free_port
 from mixcore.local.template import Template
-from tests.conftest import REPO
+from tests.conftest import FIXTURES, REPO
 from tests.e2e.conftest import DEV_KEY, RunningStack, cli, running_stack
 
 pytestmark = pytest.mark.e2e
@@ -69,9 +70,22 @@ def test_a_stack_started_with_sigint_ignored_still_stops_on_sigint() -> None:
     assert process.returncode == 0 and "Stopping the local stack" in remaining
 
 
-def test_a_price_put_shows_on_the_next_request_of_a_stack_started_as_make_run_does() -> None:
+def ranking_fetched_at(stack: RunningStack) -> str:
+    mix = httpx.get(f"{stack.base_url}/mixes/index/lmsys-coding", headers={"authorization": f"Bearer {DEV_KEY}"},
+                    timeout=30).json()
+    fetched_at: str = mix["resolution"]["ranking"]["fetched_at"]
+    return fetched_at
+
+
+def test_a_price_put_and_a_refresh_show_on_the_next_request_of_a_stack_started_as_make_run_does() -> None:
     model = "openai/gpt-4o-mini"
     with running_stack(local_defaults=True) as stack:
+        # Given a fresh stack, whose index mixes rank from the packaged snapshot
+        snapshot_time = ranking_fetched_at(stack)
+        # When the leaderboards are refreshed, the very next request ranks from what was just stored
+        refreshed = cli(stack, "refresh", "--from", str(FIXTURES / "leaderboards"))
+        assert refreshed.returncode == 0, refreshed.stderr
+        assert ranking_fetched_at(stack)[:10] == datetime.now(UTC).strftime("%Y-%m-%d") != snapshot_time[:10]
         # Given an operator's price for the model (USD per million input and output tokens)
         put = cli(stack, "catalog", "put", "--price", f"{model}=100,200")
         assert put.returncode == 0, put.stderr
