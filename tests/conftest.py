@@ -12,7 +12,7 @@ from mixcore.catalog import get_catalog
 from mixcore.catalog.live import FixedCatalog
 from mixcore.container import assemble_gateway
 from mixcore.costs.sink import MemorySink
-from mixcore.local.demo_providers import DemoProviderServer
+from mixcore.local.demo_providers import DemoProviderServer, catalog_output_limits
 from mixcore.mixes.cooldown import Cooldowns
 from mixcore.mixes.gateway import Gateway
 from mixcore.mixes.registry import MixRegistry
@@ -37,7 +37,8 @@ def demo_server() -> Iterator[DemoProviderServer]:
     catalog = get_catalog()
     known = {name: {m.api_model for m in catalog.by_provider(name)} for name in provider_definitions()}
     known["local"] = {"m-fast", "m-slow", "m-a", "m-b", "m-c", "m-d", "m-judge"}
-    server = DemoProviderServer(known_models=known).start()
+    limits = catalog_output_limits(catalog.models.values())
+    server = DemoProviderServer(known_models=known, output_limits=limits).start()
     yield server
     server.stop()
 

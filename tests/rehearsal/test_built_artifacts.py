@@ -13,6 +13,7 @@ import json
 import os
 import struct
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +23,7 @@ import httpx
 import pytest
 
 from mixcore.local.aws import EmbeddedAws
-from mixcore.local.invoke import function_environment
+from mixcore.local.invoke import forget_process_state, function_environment
 from mixcore.local.stack import free_port
 from mixcore.local.template import FunctionDef, Template
 from tests.conftest import REPO
@@ -70,16 +71,33 @@ def function_variables(function: FunctionDef, runtime_api: str) -> dict[str, str
 
 @pytest.fixture(scope="module", autouse=True)
 def embedded_aws() -> Iterator[None]:
-    """One embedded AWS with the template's resources for the module (moto's state is per process); each test's
-    function_environment finds it through AWS_ENDPOINT_URL, as `mixcore invoke` finds a running stack's."""
+    """An AWS of the rehearsal's own, with the template's resources: moto's server in a process of its own (moto's
+    state is per process, and other tests change theirs). Each test's function_environment finds it through
+    AWS_ENDPOINT_URL, as `mixcore invoke` finds a running stack's."""
+    port = free_port()
+    server = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     saved = dict(os.environ)
-    aws = EmbeddedAws(free_port()).start()
-    os.environ.update(aws.environment())
-    aws.create_resources(TEMPLATE)
-    yield
-    aws.stop()
-    os.environ.clear()
-    os.environ.update(saved)
+    try:
+        aws = EmbeddedAws(port)  # its client only: the server is the process above
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(aws.endpoint, timeout=1)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline and server.poll() is None, "moto's server did not start"
+                time.sleep(0.1)
+        os.environ.update(aws.environment())
+        forget_process_state()  # a store or settings built earlier in this process point at another AWS
+        aws.create_resources(TEMPLATE)
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        forget_process_state()
+        server.terminate()
+        server.wait(timeout=10)
 
 
 @pytest.fixture

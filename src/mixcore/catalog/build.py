@@ -120,6 +120,7 @@ def models_from_modelsdev(data: dict[str, Any]) -> list[CatalogModel]:
                 modalities=Modalities(input=modalities.get("input") or ["text"],
                                       output=modalities.get("output") or ["text"]),
                 reasoning=bool(raw.get("reasoning")), open_weights=bool(raw.get("open_weights")),
+                temperature=raw["temperature"] if isinstance(raw.get("temperature"), bool) else None,
                 release_date=raw.get("release_date"),
                 retired="models.dev marks it deprecated" if raw.get("status") == "deprecated" else None))
     return models

@@ -71,6 +71,24 @@ class ReasoningSettings(Model):
         return f"reasoning-{self.effort}"
 
 
+class ParameterRules(Model):
+    """What one model's API takes of the chat fields (computed by catalog/parameters.py from the catalog entry and
+    data/parameter_rules.json): what its provider refuses, what has no effect, where the output cap goes."""
+
+    rejects: list[str] = Field(default_factory=list, description="fields the provider answers 400 for")
+    ignores: list[str] = Field(default_factory=list, description="fields with no effect (Mixcore's own are not sent)")
+    output_cap: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
+    max_output_tokens: int | None = None
+    thinking_budget: int | None = Field(None, description="tokens of thinking the output cap must also hold")
+    first_token_seconds: float | None = Field(None, description="the most its first token may take while a fallback "
+                                                                "waits (None: the gateway's attempt timeout)")
+    between_tokens_seconds: float | None = Field(None, description="the most a stream may pause once begun (None: "
+                                                                   "the gateway's upstream timeout)")
+
+    def refuses(self, field: str) -> bool:
+        return field in self.rejects
+
+
 class CatalogModel(Model):
     id: str = Field(description="provider/model, the id clients send")
     provider: str
@@ -83,6 +101,7 @@ class CatalogModel(Model):
     max_output_tokens: int | None = None
     modalities: Modalities = Field(default_factory=Modalities)
     reasoning: bool = False
+    temperature: bool | None = Field(None, description="models.dev: whether sampling settings (temperature) apply")
     open_weights: bool = False
     release_date: str | None = None
     base_id: str | None = Field(None, description="for a reasoning variant: the catalog id it runs with settings")

@@ -11,14 +11,17 @@ connections, broken bodies) can be set per provider or per model, in process or 
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 import time
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from mixcore.catalog.models import CatalogModel
 from mixcore.providers.types import estimate_tokens, message_text
 
 MAX_HANG_SECONDS = 60.0
@@ -58,9 +61,40 @@ class ReceivedCall:
     completed: bool = False  # the whole answer was written
 
 
+# What the real APIs refuse, as their documentation says (independent of the catalog's rules data, which the
+# gateway applies): OpenAI's reasoning models (o-series, gpt-5 at an effort above none) refuse sampling fields and
+# max_tokens; Anthropic refuses temperature and top_k with thinking on; every provider refuses an output cap above
+# the model's output limit.
+_OPENAI_REASONING = re.compile(r"^(o\d|gpt-5)")
+_OPENAI_SAMPLING = ("temperature", "top_p", "presence_penalty", "frequency_penalty", "logprobs", "top_logprobs",
+                    "logit_bias")
+
+
+def documented_refusal(provider: str, protocol: str, model: str, body: dict[str, Any],
+                       output_limit: int | None) -> str | None:
+    """The 400 message the real provider answers this request with, or None when it takes it."""
+    if provider == "openai" and _OPENAI_REASONING.match(model):
+        if "max_tokens" in body:
+            return ("Unsupported parameter: 'max_tokens' is not supported with this model. "
+                    "Use 'max_completion_tokens' instead.")
+        effort_none = body.get("reasoning_effort") == "none" and model.startswith("gpt-5")
+        refused = next((f for f in _OPENAI_SAMPLING if f in body and not effort_none), None)
+        if refused is not None:
+            return f"Unsupported parameter: '{refused}' is not supported with this model."
+    if protocol == "anthropic" and body.get("thinking"):
+        refused = next((f for f in ("temperature", "top_k") if f in body), None)
+        if refused is not None:
+            return f"`{refused}` may only be set to 1 when thinking is enabled."
+    cap = body.get("max_tokens") or body.get("max_completion_tokens")
+    if output_limit is not None and isinstance(cap, int) and cap > output_limit:
+        return f"max_tokens: {cap} > {output_limit}, which is the maximum allowed number of output tokens for {model}"
+    return None
+
+
 @dataclass
 class DemoState:
     known_models: dict[str, set[str]] = field(default_factory=dict)
+    output_limits: dict[str, int] = field(default_factory=dict)  # provider/model → its output limit
     behaviours: dict[str, Behaviour] = field(default_factory=dict)
     calls: list[ReceivedCall] = field(default_factory=list)
     failures_served: dict[str, int] = field(default_factory=dict)
@@ -168,6 +202,10 @@ class _Handler(BaseHTTPRequestHandler):
         if known is not None and model not in known:
             self._error(protocol, 404, f"The model `{model}` does not exist or you do not have access to it.",
                         "model_not_found")
+            return
+        refusal = documented_refusal(provider, protocol, model, body, state.output_limits.get(f"{provider}/{model}"))
+        if refusal is not None:
+            self._error(protocol, 400, refusal, "invalid_request_error")
             return
         if behaviour.latency_ms:
             time.sleep(behaviour.latency_ms / 1000)
@@ -344,6 +382,11 @@ def _anthropic_events(model: str, words: list[str], prompt_tokens: int, completi
     return events
 
 
+def catalog_output_limits(models: Iterable[CatalogModel]) -> dict[str, int]:
+    """provider/api_model → the output limit the price tables give (what the demo servers enforce)."""
+    return {f"{m.provider}/{m.api_model}": m.max_output_tokens for m in models if m.max_output_tokens}
+
+
 def provider_base_url(server_url: str, provider: str, protocol: str = "openai") -> str:
     """Where a client of this server finds `provider`: its path prefix, plus /v1 for the OpenAI protocol."""
     return f"{server_url}/{provider}" + ("" if protocol == "anthropic" else "/v1")
@@ -357,10 +400,10 @@ class DemoProviderServer(ThreadingHTTPServer):
     request_queue_size = 256
 
     def __init__(self, port: int = 0, *, latency_ms: float = 0.0, chunk_delay_ms: float = 0.0,
-                 known_models: dict[str, set[str]] | None = None) -> None:
+                 known_models: dict[str, set[str]] | None = None, output_limits: dict[str, int] | None = None) -> None:
         super().__init__(("127.0.0.1", port), _Handler)
-        self.state = DemoState(known_models=known_models or {}, default_latency_ms=latency_ms,
-                               default_chunk_delay_ms=chunk_delay_ms)
+        self.state = DemoState(known_models=known_models or {}, output_limits=output_limits or {},
+                               default_latency_ms=latency_ms, default_chunk_delay_ms=chunk_delay_ms)
         self._thread: threading.Thread | None = None
 
     @property

@@ -119,7 +119,7 @@ def function_environment(template: Template, function: FunctionDef, overrides: d
             aws.stop()
         os.environ.clear()
         os.environ.update(saved)
-        _forget_process_state()
+        forget_process_state()
 
 
 def ensure_events_key() -> bool:
@@ -138,7 +138,7 @@ def ensure_events_key() -> bool:
     return True
 
 
-def _forget_process_state() -> None:
+def forget_process_state() -> None:
     """Settings and clients read from the environment are rebuilt on the next use (tests invoke many times)."""
     from mixcore import container
     from mixcore.settings import get_settings

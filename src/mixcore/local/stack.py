@@ -11,7 +11,7 @@ from pathlib import Path
 from starlette.types import ASGIApp
 
 from mixcore.local.aws import EmbeddedAws, put_provider_secret
-from mixcore.local.demo_providers import DemoProviderServer
+from mixcore.local.demo_providers import DemoProviderServer, catalog_output_limits
 from mixcore.local.rest_api import API_ID, LocalRestApi
 from mixcore.local.state import SavedState, restore_state, save_state
 from mixcore.local.template import Template, find_template
@@ -179,7 +179,8 @@ def use_demo_providers(port: int = 0, *, latency_ms: float = 0.0, chunk_ms: floa
         return real, None, []
     catalog = get_catalog()
     known = {c.name: {m.api_model for m in catalog.by_provider(c.name)} for c in missing}
-    demo = DemoProviderServer(port, latency_ms=latency_ms, chunk_delay_ms=chunk_ms, known_models=known).start()
+    demo = DemoProviderServer(port, latency_ms=latency_ms, chunk_delay_ms=chunk_ms, known_models=known,
+                              output_limits=catalog_output_limits(catalog.models.values())).start()
     for config in missing:
         base_env, key_env = provider_env_names(config.name)
         os.environ[base_env] = demo.base_url(config.name, config.protocol)

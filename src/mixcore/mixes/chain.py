@@ -18,6 +18,7 @@ from typing import Any
 from mixcore.costs.pricing import CallBounds, believable_usage, call_bounds, call_cost, catalog_price
 from mixcore.costs.records import CallLine, CallOutcome
 from mixcore.errors import AllCandidatesFailed, InvalidRequest, MixcoreError, ModelNotFound
+from mixcore.mixes.parameters import fit_parameters, names_mixcore_choice
 from mixcore.mixes.upstream import Candidate, RequestContext, Upstream
 from mixcore.observability import upstream_subsegment
 from mixcore.providers.errors import (
@@ -26,6 +27,7 @@ from mixcore.providers.errors import (
     ProviderNotConfigured,
     RequestBudgetExhausted,
     UnpricedForBudget,
+    UnsupportedParameter,
     UpstreamBadRequest,
     UpstreamConnectionError,
     UpstreamError,
@@ -85,19 +87,28 @@ async def hold_budget(upstream: Upstream, ctx: RequestContext, candidate: Candid
 
 
 def callable_candidates(upstream: Upstream, ctx: RequestContext, candidates: list[Candidate],
-                        attempts: list[dict[str, Any]], errors: list[UpstreamError]) -> Iterator[Candidate]:
-    """The candidates to call, in order; every other one is written into `attempts` as skipped, uncalled."""
+                        params: dict[str, Any], attempts: list[dict[str, Any]], errors: list[UpstreamError],
+                        ) -> Iterator[tuple[Candidate, dict[str, Any]]]:
+    """The candidates to call, in order, each with the fields fitted to it (mixes/parameters.py); every other one
+    is written into `attempts` as skipped, uncalled."""
     for candidate in candidates:
         skip = skip_reason(upstream, ctx, candidate)
         if skip is None:
-            yield candidate
-            continue
+            try:
+                yield candidate, fit_parameters(params, candidate.rules, ctx.client_fields, candidate.model_id)
+                continue
+            except UnsupportedParameter as refused:
+                skip = refused
         attempts.append({**candidate.describe(), "outcome": "skipped", "error": skip.kind, "reason": skip.message})
         errors.append(skip)
 
 
 def failure(errors: list[UpstreamError], attempts: list[dict[str, Any]], what: str) -> MixcoreError:
     """The client-facing error once every candidate failed."""
+    if errors and all(isinstance(e, UnsupportedParameter) for e in errors):
+        refused = [e for e in errors if isinstance(e, UnsupportedParameter)]
+        return InvalidRequest("; ".join(e.message for e in refused) + ". Leave the field out, or choose a model "
+                              "that takes it.", param=refused[0].field, code="unsupported_parameter")
     if errors and all(isinstance(e, UnpricedForBudget) for e in errors):
         models = ", ".join(a["model"] for a in attempts)
         return InvalidRequest(f"The catalog has no price for {models}, so a key with a budget cannot call it (its "
@@ -132,14 +143,17 @@ def counts_against_provider(error: UpstreamError, *, stream: bool) -> bool:
 
 
 def attempt_failed(upstream: Upstream, ctx: RequestContext, candidate: Candidate, error: UpstreamError,
-                   started: float, attempts: list[dict[str, Any]], *, layer: int = 0, role: str = "answer",
-                   stream: bool = False) -> None:
-    """Record a failed attempt; the client's own error ends the chain, a provider's counts toward a cool-down."""
+                   started: float, attempts: list[dict[str, Any]], *, sent: dict[str, Any], layer: int = 0,
+                   role: str = "answer", stream: bool = False) -> None:
+    """Record a failed attempt; the client's own error ends the chain, a provider's counts toward a cool-down.
+    A 400 that names a field Mixcore chose (not the client) is Mixcore's mistake: the next candidate answers."""
     latency = (time.monotonic() - started) * 1000
     record_call(upstream, ctx, candidate, usage=None, latency_ms=latency, outcome="error", error=error.kind,
                 layer=layer, role=role)
     attempts.append({**candidate.describe(), "outcome": "error", "error": error.kind, "status": error.status,
                      "message": client_safe(error.message), "latency_ms": round(latency)})
+    if isinstance(error, UpstreamBadRequest) and names_mixcore_choice(error.message, ctx.client_fields, sent):
+        return
     if isinstance(error, UpstreamBadRequest):
         raise InvalidRequest(f"The provider rejected the request: {client_safe(error.message, 500)}",
                              code="upstream_bad_request") from error
@@ -151,12 +165,19 @@ def attempt_failed(upstream: Upstream, ctx: RequestContext, candidate: Candidate
                                   whole_provider=isinstance(error, UpstreamConnectionError))
 
 
-def attempt_deadline(upstream: Upstream, ctx: RequestContext, attempt_timeout: float | None, *,
-                     last: bool = True) -> float:
-    """One candidate may use at most its attempt timeout, and, when a fallback follows it, half the time
-    left: so a hang always leaves the next candidate its share."""
-    share = ctx.remaining() if last else ctx.remaining() / 2
-    return time.monotonic() + min(share, attempt_timeout or upstream.settings.attempt_timeout_seconds)
+def attempt_deadline(upstream: Upstream, ctx: RequestContext, attempt_timeout: float | None, candidate: Candidate,
+                     *, last: bool) -> float:
+    """When a candidate's answer (a stream's first token) must have come.
+
+    The last candidate of a chain may use the whole time left: a direct call runs to the request budget. One with
+    fallbacks behind it gets at most half the time left, so a hang always leaves the next candidate its share, and
+    no more than the mix's attempt timeout, else the gateway's, or for a reasoning model the minutes its first
+    token may take (catalog/data/parameter_rules.json)."""
+    if last:
+        return ctx.deadline
+    limit = attempt_timeout or max(upstream.settings.attempt_timeout_seconds,
+                                   (candidate.rules.first_token_seconds if candidate.rules else None) or 0.0)
+    return time.monotonic() + min(ctx.remaining() / 2, limit)
 
 
 async def complete_first(upstream: Upstream, ctx: RequestContext, candidates: list[Candidate],
@@ -166,19 +187,19 @@ async def complete_first(upstream: Upstream, ctx: RequestContext, candidates: li
     """The first candidate's completion that succeeds; raises the client-facing error if none does."""
     attempts = ctx.attempts if attempts is None else attempts
     errors: list[UpstreamError] = []
-    for candidate in callable_candidates(upstream, ctx, candidates, attempts, errors):
-        bounds = await hold_budget(upstream, ctx, candidate, params)
+    for candidate, sent in callable_candidates(upstream, ctx, candidates, params, attempts, errors):
+        bounds = await hold_budget(upstream, ctx, candidate, sent)
         started = time.monotonic()
         try:
             async with upstream_subsegment(candidate.provider, candidate.model_id, role):
                 completion = await upstream.client.complete(upstream.providers[candidate.provider],
-                                                            candidate.api_model, params,
+                                                            candidate.api_model, sent,
                                                             reasoning=candidate.settings,
                                                             deadline=attempt_deadline(
-                                                                upstream, ctx, attempt_timeout,
+                                                                upstream, ctx, attempt_timeout, candidate,
                                                                 last=candidate is candidates[-1]))
         except UpstreamError as error:
-            attempt_failed(upstream, ctx, candidate, error, started, attempts, layer=layer, role=role)
+            attempt_failed(upstream, ctx, candidate, error, started, attempts, sent=sent, layer=layer, role=role)
             errors.append(error)
             continue
         upstream.cooldowns.succeeded(candidate.provider, candidate.model_id)
@@ -215,21 +236,24 @@ async def stream_first(upstream: Upstream, ctx: RequestContext, candidates: list
                        layer: int = 0, role: str = "answer") -> OpenStream:
     """Open the first candidate stream that yields a chunk; the chunk is put back in front."""
     errors: list[UpstreamError] = []
-    for candidate in callable_candidates(upstream, ctx, candidates, ctx.attempts, errors):
-        bounds = await hold_budget(upstream, ctx, candidate, params)
+    for candidate, sent in callable_candidates(upstream, ctx, candidates, params, ctx.attempts, errors):
+        bounds = await hold_budget(upstream, ctx, candidate, sent)
         state = StreamState()
         started = time.monotonic()
-        chunks = upstream.client.stream(upstream.providers[candidate.provider], candidate.api_model, params,
+        chunks = upstream.client.stream(upstream.providers[candidate.provider], candidate.api_model, sent,
                                         deadline=ctx.deadline, state=state, reasoning=candidate.settings,
                                         first_chunk_deadline=attempt_deadline(upstream, ctx, attempt_timeout,
-                                                                              last=candidate is candidates[-1]))
+                                                                              candidate,
+                                                                              last=candidate is candidates[-1]),
+                                        between_tokens=candidate.rules.between_tokens_seconds
+                                        if candidate.rules else None)
         try:
             first = await anext(chunks)
         except StopAsyncIteration:
             first = None
         except UpstreamError as error:
-            attempt_failed(upstream, ctx, candidate, error, started, ctx.attempts, layer=layer, role=role,
-                           stream=True)
+            attempt_failed(upstream, ctx, candidate, error, started, ctx.attempts, sent=sent, layer=layer,
+                           role=role, stream=True)
             errors.append(error)
             continue
         upstream.cooldowns.succeeded(candidate.provider, candidate.model_id)

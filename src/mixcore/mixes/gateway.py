@@ -110,16 +110,18 @@ class Gateway:
             headers["x-mix-model"] = model
         return headers
 
-    def _begin(self, request: ChatCompletionRequest) -> tuple[Plan, dict[str, Any]]:
+    def _begin(self, request: ChatCompletionRequest, ctx: RequestContext) -> tuple[Plan, dict[str, Any]]:
         self.check_limits(request)
         plan = self.registry.plan(request)
-        return plan, {**plan.defaults, **request.upstream_params()}
+        client = request.upstream_params()
+        ctx.client_fields = frozenset(client)
+        return plan, {**plan.defaults, **client}
 
     async def complete(self, request: ChatCompletionRequest, ctx: RequestContext) -> ChatResult:
         started = time.monotonic()
         plan: Plan | None = None
         try:
-            plan, params = self._begin(request)
+            plan, params = self._begin(request, ctx)
             if plan.runner is not None:
                 candidate, completion = await plan.runner(ctx, params)
             else:
@@ -144,7 +146,7 @@ class Gateway:
         started = time.monotonic()
         plan: Plan | None = None
         try:
-            plan, params = self._begin(request)
+            plan, params = self._begin(request, ctx)
             if plan.stream_runner is not None:
                 opened = await plan.stream_runner(ctx, params)
             else:

@@ -16,7 +16,8 @@ from typing import Any
 
 from mixcore.catalog import Catalog, CatalogModel
 from mixcore.catalog.live import CatalogSource
-from mixcore.catalog.models import ReasoningSettings
+from mixcore.catalog.models import ParameterRules, ReasoningSettings
+from mixcore.catalog.parameters import parameter_rules
 from mixcore.costs.limits import Spending
 from mixcore.costs.records import CallLine, CostRecord
 from mixcore.errors import ModelNotFound
@@ -36,11 +37,12 @@ class Candidate:
     name: str | None = None
     settings: ReasoningSettings | None = None  # a reasoning variant's, sent on every call
     base_id: str | None = None  # a reasoning variant's plain model: the same model, for diversity
+    rules: ParameterRules | None = None  # what the model's API takes (None: not in the catalog, sent as asked)
 
     @classmethod
     def of(cls, model: CatalogModel, **ranked: Any) -> Candidate:
         return cls(model_id=model.id, provider=model.provider, api_model=model.api_model, settings=model.settings,
-                   base_id=model.base_id, **ranked)
+                   base_id=model.base_id, rules=parameter_rules(model), **ranked)
 
     @property
     def same_model(self) -> str:
@@ -68,6 +70,7 @@ class RequestContext:
     record: CostRecord | None = None  # the request's cost record, once it is written
     spending: Spending | None = None  # the key's budget, when it has one
     catalog_version: str | None = None  # the live catalog when the request began (what priced its calls)
+    client_fields: frozenset[str] = frozenset()  # the request fields the client sent (the rest are Mixcore's)
 
     def may_not_call_unpriced(self) -> bool:
         return self.spending is not None and not self.spending.allow_unpriced

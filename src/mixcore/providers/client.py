@@ -68,7 +68,7 @@ class ChatClient(Protocol):
 
     def stream(self, provider: ProviderConfig, model: str, params: dict[str, Any], *, deadline: float,
                state: StreamState, first_chunk_deadline: float | None = None,
-               reasoning: ReasoningSettings | None = None) -> Chunks: ...
+               reasoning: ReasoningSettings | None = None, between_tokens: float | None = None) -> Chunks: ...
 
 
 PROTOCOLS: dict[str, WireProtocol] = {"openai": OpenAIProtocol(), "anthropic": AnthropicProtocol()}
@@ -121,6 +121,12 @@ class ProviderClient:
     def _remaining(self, deadline: float) -> float:
         return deadline - time.monotonic()
 
+    @property
+    def _timeout(self) -> httpx.Timeout:
+        """Only the connection has a timeout of its own: every wait after it is under the call's deadline (a long
+        answer may take minutes to start; a stream's pauses are bounded by the model's limit)."""
+        return httpx.Timeout(None, connect=self.settings.upstream_connect_timeout_seconds)
+
     async def _backoff(self, error: UpstreamError, attempt: int, deadline: float) -> bool:
         """Sleep before retry `attempt`; False when no retry fits before the deadline."""
         if not error.retryable or attempt > self.settings.upstream_max_retries:
@@ -170,8 +176,8 @@ class ProviderClient:
         if remaining <= 0:
             raise UpstreamTimeout("request time budget exhausted before the call")
         with httpx_errors_as_upstream(f"no complete answer within {remaining:.1f}s"):
-            async with asyncio.timeout(remaining), self.http.stream("POST", url, headers=headers,
-                                                                    json=body) as response:
+            async with asyncio.timeout(remaining), self.http.stream("POST", url, headers=headers, json=body,
+                                                                    timeout=self._timeout) as response:
                 if response.status_code != 200:
                     raise await self._read_error(response, provider, model)
                 raw = bytearray()
@@ -198,11 +204,12 @@ class ProviderClient:
 
     async def stream(self, provider: ProviderConfig, model: str, params: dict[str, Any], *, deadline: float,
                      state: StreamState, first_chunk_deadline: float | None = None,
-                     reasoning: ReasoningSettings | None = None) -> Chunks:
+                     reasoning: ReasoningSettings | None = None, between_tokens: float | None = None) -> Chunks:
         """Yield OpenAI-shaped chunks. Retries happen only before the first chunk is yielded.
 
         The first chunk must arrive by `first_chunk_deadline` (a fallback chain's per-attempt cap);
-        the rest of the stream may run until `deadline`.
+        the rest of the stream may run until `deadline`, pausing at most `between_tokens` (else the
+        gateway's upstream timeout) between events.
         """
         first_deadline = min(deadline, first_chunk_deadline or deadline)
         protocol = PROTOCOLS[provider.protocol]
@@ -213,7 +220,7 @@ class ProviderClient:
             yielded = False
             try:
                 async with aclosing(self._stream_once(provider, model, url, headers, body, deadline, state,
-                                                      first_deadline)) as chunks:
+                                                      first_deadline, between_tokens)) as chunks:
                     async for chunk in chunks:
                         yielded = True
                         yield chunk
@@ -229,7 +236,9 @@ class ProviderClient:
 
     async def _stream_once(self, provider: ProviderConfig, model: str, url: str, headers: dict[str, str],
                            body: dict[str, Any], deadline: float, state: StreamState,
-                           first_deadline: float) -> Chunks:
+                           first_deadline: float, between_tokens: float | None) -> Chunks:
+        pause = between_tokens or self.settings.upstream_timeout_seconds
+        begun = False
         translator = PROTOCOLS[provider.protocol].stream_translator()
         current_deadline = first_deadline
         secret = echoable_key(provider)
@@ -237,7 +246,8 @@ class ProviderClient:
             # Every read, the error body of a refused stream included, is under a deadline.
             async with asyncio.timeout(self._remaining(current_deadline)):
                 response = await self.http.send(
-                    self.http.build_request("POST", url, headers=headers, json=body), stream=True)
+                    self.http.build_request("POST", url, headers=headers, json=body, timeout=self._timeout),
+                    stream=True)
                 if response.status_code != 200:
                     try:
                         raise await self._read_error(response, provider, model)
@@ -269,8 +279,10 @@ class ProviderClient:
                                 state.text_parts.append(content)
                             if choice.get("finish_reason"):
                                 state.finish_reason = choice["finish_reason"]
-                        current_deadline = deadline
+                        begun = True
                         yield chunk
+                    if begun:  # once the answer has begun, every event (a token, a ping) must come within `pause`
+                        current_deadline = min(deadline, time.monotonic() + pause)
             finally:
                 await response.aclose()
         if not translator.done and state.finish_reason is None:

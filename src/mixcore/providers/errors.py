@@ -121,6 +121,17 @@ class UnpricedForBudget(UpstreamError):
     kind = "unpriced"
 
 
+class UnsupportedParameter(UpstreamError):
+    """The client sent a field this model refuses (its provider's documented rules): a skip, never a call."""
+
+    kind = "unsupported_parameter"
+    client_status = 400
+
+    def __init__(self, model: str, field: str) -> None:
+        super().__init__(f"{model} does not accept {field!r} (its provider refuses it for this model)", model=model)
+        self.field = field
+
+
 # Shapes of API keys that providers echo back in their error messages ("Incorrect API key provided: sk-..."):
 # OpenAI, Anthropic and DeepSeek (sk-), xAI, Google (AIza), Groq, Fireworks (fw_), Mixcore's own (mx-), and
 # any long opaque token (Mistral's 32 characters, Together's 64 hex, each half of z.ai's id.secret).
