@@ -45,6 +45,9 @@ class Settings(Model):
     stream_commit_seconds: float = 5.0
     json_commit_seconds: float = 30.0
     attempt_timeout_seconds: float = 20.0
+    # A reasoning or thinking model's first token may take minutes: catalog/data/parameter_rules.json says how long
+    # (while a fallback waits behind it). This overrides the file for every such model (tests use seconds).
+    thinking_attempt_timeout_seconds: float | None = None
     cooldown_seconds: float = 30.0
     cooldown_failures: int = 3
     # A model its provider says does not exist is set aside this long (retired models stop costing a call).

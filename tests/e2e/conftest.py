@@ -78,6 +78,7 @@ def running_stack(*, extra_args: tuple[str, ...] = (), local_defaults: bool = Fa
     port, aws_port = free_port(), free_port()
     environment = {k: v for k, v in os.environ.items() if not k.startswith(("MIXCORE_", "AWS_"))}
     tests_defaults = {} if local_defaults else {"MIXCORE_ATTEMPT_TIMEOUT_SECONDS": "2",
+                                                "MIXCORE_THINKING_ATTEMPT_TIMEOUT_SECONDS": "2",
                                                 "MIXCORE_CACHE_TTL_SECONDS": "0", "MIXCORE_COOLDOWN_SECONDS": "1"}
     environment.update({"PYTHONUNBUFFERED": "1", **tests_defaults, **env})
     process = subprocess.Popen(

@@ -16,7 +16,7 @@ from tests.e2e.conftest import DEV_KEY, RunningStack, cli
 pytestmark = pytest.mark.e2e
 USER = [{"role": "user", "content": "Write a haiku about sorting."}]
 CODING = json.loads((FIXTURES / "leaderboards" / "lmsys" /
-                     "arena-catalog_leaderboard-text-style-control.json").read_text())["coding"]
+                     "arena-catalog_leaderboard-text-style-control_2025-12-17.json").read_text())["coding"]
 
 
 def mix_of(completion: Any) -> dict[str, Any]:
@@ -60,7 +60,8 @@ def test_provider_outage_falls_back_and_the_mix_object_tells(ready: RunningStack
 
 def test_hanging_provider_costs_one_attempt_timeout(ready: RunningStack) -> None:
     ready.behaviour("anthropic", {"fault": "hang", "hang_seconds": 20})
-    # Each hung candidate times out after MIXCORE_ATTEMPT_TIMEOUT_SECONDS=2, long before its 20 s hang ends.
+    # Each hung candidate times out after 2 s (MIXCORE_ATTEMPT_TIMEOUT_SECONDS, and
+    # MIXCORE_THINKING_ATTEMPT_TIMEOUT_SECONDS for the thinking leader), long before its 20 s hang ends.
     completion = ready.client().chat.completions.create(model="index/lmsys-coding", messages=USER)
     assert not completion.model.startswith("anthropic/")
     errors = [a for a in mix_of(completion)["attempts"] if a["outcome"] == "error"]
@@ -106,7 +107,8 @@ def test_a_new_ranking_changes_the_answering_model(ready: RunningStack, tmp_path
                                "rating_q025": top}
     folder = tmp_path / "lmsys"
     folder.mkdir()
-    (folder / "arena-catalog_leaderboard-text-style-control.json").write_text(json.dumps({"coding": changed}))
+    (folder / "arena-catalog_leaderboard-text-style-control_2025-12-17.json").write_text(
+        json.dumps({"coding": changed}))
     result = cli(ready, "refresh", "--source", "lmsys", "--from", str(tmp_path))
     coding = next(line for line in result.stdout.splitlines() if line.startswith("lmsys/coding"))
     assert result.returncode == 0 and coding.endswith("stored (new data)"), result.stdout

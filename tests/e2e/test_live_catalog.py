@@ -58,12 +58,15 @@ def test_a_fresh_stack_prices_from_the_seed_and_an_override_applies_without_a_re
     assert models["catalog_version"].startswith(seed.version + "+")
     listed = next(m for m in models["data"] if m["id"] == MODEL)
     assert (listed["pricing"]["input"], listed["pricing"]["output"]) == (0.5, 1.5)
+    # The provider reports 1,000 prompt and 20 completion tokens (max_tokens 20): at $0.5 and $1.5 per 1M, $0.00053
+    overridable.behaviour(MODEL, {"usage": {"prompt_tokens": 1_000, "completion_tokens": 20}})
     deadline = time.monotonic() + 10
     while (record := ask(overridable))["catalog_version"] == seed.version:
         assert time.monotonic() < deadline, "the override never reached the chat function"
     call = record["calls"][-1]
     assert record["catalog_version"] == models["catalog_version"]
-    assert call["cost_usd"] == pytest.approx((call["prompt_tokens"] * 0.5 + call["completion_tokens"] * 1.5) / 1e6)
+    assert (call["prompt_tokens"], call["completion_tokens"]) == (1_000, 20)
+    assert call["cost_usd"] == pytest.approx((1_000 * 0.5 + 20 * 1.5) / 1e6)
     shown = cli(overridable, "catalog", "show")
     assert shown.returncode == 0 and seed.version in shown.stdout and '"input": 0.5' in shown.stdout
 

@@ -153,7 +153,7 @@ def test_leaderboard_endpoints_after_a_refresh_from_fixtures(invoke: Invoke, wir
     assert response["statusCode"] == 200
     body = json.loads(response["body"])
     raw = json.loads((FIXTURES / "leaderboards" / "lmsys" /
-                      "arena-catalog_leaderboard-text-style-control.json").read_text())["coding"]
+                      "arena-catalog_leaderboard-text-style-control_2025-12-17.json").read_text())["coding"]
     assert len(body["entries"]) == len(raw)
     first = body["entries"][0]
     assert first["name"] == "claude-opus-4-5-20251101-thinking-32k"

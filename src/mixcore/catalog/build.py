@@ -215,9 +215,13 @@ class RankedName:
     snapshot: str | None  # the date digits of a dated snapshot ('20240620', '0324'); 'month' when only a month
     settings: ReasoningSettings | None
     thinking_unspecified: bool = False  # '-thinking' with no budget, or '-no-thinking'
+    preview: bool = False  # the leaderboard ranked a preview ('qwen3-max-preview', 'QwQ-32B-Preview')
 
     def same_version(self, model: CatalogModel) -> bool:
-        """A dated snapshot is only ever the model whose id carries that date (never a moving alias)."""
+        """A dated snapshot is only ever the model whose id carries that date, and a preview only a preview id:
+        never a moving alias that now serves another version."""
+        if self.preview and "preview" not in model.api_model.lower():
+            return False
         if self.snapshot is None:
             return True
         return self.snapshot != "month" and self.snapshot in re.sub(r"\D", "", model.api_model)
@@ -254,7 +258,8 @@ def parse_ranked_name(name: str) -> RankedName:
         snapshot = re.sub(r"\D", "", match.group(1))
     settings = ReasoningSettings.model_validate({"effort": effort, "budget_tokens": budget}) \
         if effort or budget else None
-    return RankedName(stem=stem, snapshot=snapshot, settings=settings, thinking_unspecified=unspecified)
+    return RankedName(stem=stem, snapshot=snapshot, settings=settings, thinking_unspecified=unspecified,
+                      preview="preview" in name.lower())
 
 
 def candidate_keys(stem: str) -> list[str]:

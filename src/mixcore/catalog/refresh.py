@@ -61,7 +61,7 @@ class UnmappedRanked:
     category: str
     rank: int
     name: str
-    reason: str  # not listed | other version | settings | declared | no price
+    reason: str  # not listed | other version | settings | declared | no price | retired
     detail: str
 
 
@@ -185,9 +185,10 @@ def names_to_map(rankings: Iterable[dict[str, Any]], previous: CatalogFile) -> t
 
 
 def map_top(catalog: Catalog, rankings: Iterable[dict[str, Any]], categories: Iterable[tuple[str, str]],
-            ) -> tuple[list[UnmappedRanked], dict[str, bool]]:
-    """Every default category's top 10 mapped through the catalog: what is not callable or not priced, and for
-    each category whether its #1 is among them."""
+            today: str) -> tuple[list[UnmappedRanked], dict[str, bool]]:
+    """Every default category's top 10 mapped through the catalog: what is not callable (unmapped, unpriced,
+    retired or deprecated by `today`, set aside by an operator), and for each category whether its #1 is among
+    them."""
     by_key = {(r["source"], r["category"]): r for r in rankings}
     unmapped: list[UnmappedRanked] = []
     leader_unmapped: dict[str, bool] = {}
@@ -205,6 +206,9 @@ def map_top(catalog: Catalog, rankings: Iterable[dict[str, Any]], categories: It
             elif model.price is None:
                 item = UnmappedRanked(source, category, int(entry["rank"]), str(entry["name"]), "no price",
                                       f"{model.id} has no price in any table")
+            elif (lifecycle := model.lifecycle_reason(today)) is not None:
+                item = UnmappedRanked(source, category, int(entry["rank"]), str(entry["name"]), "retired",
+                                      f"{model.id}: {lifecycle}")
             else:
                 if position == 0:
                     leader_unmapped[f"{source}/{category}"] = False
@@ -259,7 +263,7 @@ async def refresh_catalog(store: CatalogStore, fetcher: TableFetcher | None, ran
             report.version = built.version
     report.models = len(catalog_file.models)
     live = Catalog.from_file(apply_overrides(catalog_file, stored_overrides(head)))
-    report.unmapped, leader_unmapped = map_top(live, rankings, categories)
+    report.unmapped, leader_unmapped = map_top(live, rankings, categories, when[:10])
     runs_before = state.get("leader_unmapped_runs") or {}
     report.leader_runs = {key: int(runs_before.get(key, 0)) + 1 if unmapped else 0
                           for key, unmapped in leader_unmapped.items()}

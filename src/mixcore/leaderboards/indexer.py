@@ -71,8 +71,9 @@ def parse_documents(source: str, documents: list[Document]) -> tuple[list[Rankin
 
 def store_rankings(source: str, rankings: list[Ranking], store: RankingStore) -> list[CategoryOutcome]:
     outcomes = []
-    # Oldest data first, so the newest ranking of a category ends up as the latest and history keeps all.
-    for ranking in sorted(rankings, key=lambda r: (r.category, r.data_date or r.fetched_at[:10], r.fetched_at)):
+    # Oldest data first (undated saved files before any dated one), so the newest ranking of a category ends up as
+    # the latest and history keeps all. Fetch time never orders them: every file of a run is read at once.
+    for ranking in sorted(rankings, key=lambda r: (r.category, r.as_of() or "", r.origin)):
         last = store.get_latest(source, ranking.category)
         verdict = check(ranking, last)
         action = {"store": "stored", "unchanged": "unchanged", "reject": "rejected"}[verdict.action]

@@ -69,6 +69,19 @@ class Ranking(Model):
     def top(self, n: int) -> list[str]:
         return [e.name for e in self.entries[:n]]
 
+    def as_of(self) -> str | None:
+        """The day the data is of (see `data_as_of`)."""
+        return data_as_of(self.data_date, self.fetched_at, self.origin)
+
+
+def data_as_of(data_date: str | None, fetched_at: str, origin: str) -> str | None:
+    """The day ranking data is of: the date inside it or in its file's name; for data fetched live without a date,
+    the day it was fetched (a live page shows the current ranking); for a saved file without one, unknown (None),
+    never the day it was read, so an undated copy never passes for newer than dated data."""
+    if data_date:
+        return data_date
+    return fetched_at[:10] if origin.startswith(("http://", "https://")) else None
+
 
 _ENTRIES = TypeAdapter(list[Entry])
 

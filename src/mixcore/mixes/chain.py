@@ -175,8 +175,11 @@ def attempt_deadline(upstream: Upstream, ctx: RequestContext, attempt_timeout: f
     token may take (catalog/data/parameter_rules.json)."""
     if last:
         return ctx.deadline
-    limit = attempt_timeout or max(upstream.settings.attempt_timeout_seconds,
-                                   (candidate.rules.first_token_seconds if candidate.rules else None) or 0.0)
+    settings = upstream.settings
+    thinking = candidate.rules.first_token_seconds if candidate.rules else None
+    if thinking is not None:
+        thinking = settings.thinking_attempt_timeout_seconds or thinking
+    limit = attempt_timeout or thinking or settings.attempt_timeout_seconds
     return time.monotonic() + min(ctx.remaining() / 2, limit)
 
 

@@ -19,6 +19,7 @@ from mixcore.costs.records import CallOutcome, CostRecord
 from mixcore.costs.sink import CostSink
 from mixcore.errors import InvalidRequest, MixcoreError
 from mixcore.mixes.chain import OpenStream, complete_first, record_call, stream_first
+from mixcore.mixes.index import passed_over
 from mixcore.mixes.plans import Plan
 from mixcore.mixes.registry import MixRegistry
 from mixcore.mixes.upstream import RequestContext, Upstream
@@ -86,8 +87,12 @@ class Gateway:
         info: dict[str, Any] = {"id": plan.mix_id, "kind": plan.kind, **plan.info, "attempts": ctx.attempts}
         if plan.runner is not None:
             info["calls"] = describe_calls(ctx)
-        if plan.skipped:
-            info["skipped"] = plan.skipped
+        # Only what was passed over on the way to the candidate that answered (every skip when none did).
+        answered = next((a["model"] for a in reversed(ctx.attempts) if a.get("outcome") == "ok"), None)
+        ids = [c.model_id for c in plan.candidates]
+        skipped = passed_over(plan.skipped, ids.index(answered) if answered in ids else None)
+        if skipped:
+            info["skipped"] = skipped
         return info
 
     @staticmethod

@@ -14,6 +14,15 @@ from mixcore.schemas import MixOverrides
 MAX_SKIPS_REPORTED = 25
 
 
+BEFORE = "before_candidate"  # a skip's place: how many candidates were ahead of it in the ranking
+
+
+def passed_over(skipped: list[dict[str, Any]], answered: int | None) -> list[dict[str, Any]]:
+    """The skips ranked ahead of the candidate at index `answered` (every skip when None), without their place."""
+    return [{k: v for k, v in s.items() if k != BEFORE} for s in skipped
+            if answered is None or s.get(BEFORE, 0) <= answered]
+
+
 @dataclass
 class Resolution:
     mix: IndexMix
@@ -79,7 +88,7 @@ def resolve_index(mix: IndexMix, ranking: dict[str, Any], upstream: Upstream,
     def skip(entry: dict[str, Any], reason: str, model_id: str | None = None) -> None:
         if len(resolution.skipped) < MAX_SKIPS_REPORTED:
             resolution.skipped.append({"rank": entry["rank"], "name": entry["name"], "model": model_id,
-                                       "reason": reason})
+                                       "reason": reason, BEFORE: len(resolution.candidates)})
 
     for pinned in mix.pin:  # the operator's choice answers first; the ranking's candidates follow
         model = catalog.models.get(pinned)

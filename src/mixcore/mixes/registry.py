@@ -15,7 +15,7 @@ from mixcore.errors import MixUnavailable, ModelNotFound
 from mixcore.leaderboards.snapshot import latest_ranking
 from mixcore.mixes.composite import composite_plan
 from mixcore.mixes.definitions import IndexMix, MixDefinition, default_mixes, parse_mix
-from mixcore.mixes.index import Resolution, resolve_index
+from mixcore.mixes.index import Resolution, passed_over, resolve_index
 from mixcore.mixes.plans import Plan
 from mixcore.mixes.upstream import Candidate, Upstream
 from mixcore.schemas import ChatCompletionRequest, MixOverrides
@@ -120,7 +120,8 @@ class MixRegistry:
         resolution = self.resolve_index(mix, request.mix)
         if not resolution.candidates:
             raise MixUnavailable(f"{mix.id}: no candidate in the top of {mix.source}/{mix.category} is callable "
-                                 "under the mix's constraints.", details={"skipped": resolution.skipped})
+                                 "under the mix's constraints.",
+                                 details={"skipped": passed_over(resolution.skipped, None)})
         return Plan(kind="index", mix_id=mix.id, candidates=resolution.candidates,
                     info={"ranking": resolution.ranking_info()}, skipped=resolution.skipped,
                     defaults=dict(mix.defaults), attempt_timeout=mix.attempt_timeout_seconds)
@@ -136,5 +137,5 @@ class MixRegistry:
                 view["resolution"] = {"error": error.message}
             else:
                 view["resolution"] = {"ranking": resolution.ranking_info(), "candidates": resolution.details,
-                                      "skipped": resolution.skipped}
+                                      "skipped": passed_over(resolution.skipped, None)}
         return view

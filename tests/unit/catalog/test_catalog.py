@@ -165,3 +165,11 @@ def test_every_token_class_is_priced_from_the_tables() -> None:
     cost = modelsdev["anthropic"]["models"]["claude-opus-4-5-20251101"]["cost"]
     assert opus is not None and opus.price is not None
     assert (opus.price.cached_input, opus.price.cache_write) == (cost["cache_read"], cost["cache_write"])
+
+
+@pytest.mark.parametrize("name", ["qwen3-max-preview", "QwQ-32B-Preview"])
+def test_a_ranked_preview_never_maps_to_the_moving_alias_that_replaced_it(name: str) -> None:
+    # qwen3-max and qwq-32b serve the released models now, not the previews the leaderboards ranked
+    catalog = get_catalog()
+    assert catalog.map_entry({"name": name}) is None
+    assert "another version" in catalog.unmapped_reason(name)

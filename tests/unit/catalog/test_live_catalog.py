@@ -30,7 +30,7 @@ pytestmark = pytest.mark.anyio
 
 PRICING = FIXTURES / "pricing"
 LITELLM_FILE = "model_prices_and_context_window.json"
-ARENA_TEXT = FIXTURES / "leaderboards" / "lmsys" / "arena-catalog_leaderboard-text-style-control.json"
+ARENA_TEXT = FIXTURES / "leaderboards" / "lmsys" / "arena-catalog_leaderboard-text-style-control_2025-12-17.json"
 NEW_LEADER = "gpt-5.5"
 # What the newer LiteLLM table charges for it (USD per token, as LiteLLM writes prices).
 NEW_INPUT, NEW_OUTPUT = 2.5e-06, 2e-05
@@ -241,3 +241,17 @@ def test_operator_overrides_apply_on_top_of_the_live_catalog() -> None:
     assert (live.models[model_id].price.input, live.models[model_id].price.output) == (1.0, 2.0)  # type: ignore
     assert live.get("openai/gpt-4o") is None
     assert live.version.startswith(seed.version + "+")
+
+
+def test_a_tenfold_move_of_a_cheap_models_dev_price_is_refused() -> None:
+    # Given models.dev's table with gpt-4o-mini's input price moved tenfold: $0.15 → $1.50 per 1M (the
+    # per-token vs per-million slip, on a model priced below a dollar)
+    seed = packaged_catalog_file()
+    listed = real_table("modelsdev_api_2026-04-04.json")
+    assert listed["openai"]["models"]["gpt-4o-mini"]["cost"]["input"] == 0.15
+    assert next(m for m in seed.models if m.id == "openai/gpt-4o-mini").price_source == MODELSDEV
+    moved = copy.deepcopy(listed)
+    moved["openai"]["models"]["gpt-4o-mini"]["cost"]["input"] = 1.5
+    # Then the table is refused, naming the model under models.dev's own provider id
+    why = check_table(table("modelsdev_api_2026-04-04.json", moved), seed.tables[MODELSDEV].models, seed.models)
+    assert why is not None and "openai/gpt-4o-mini: 0.15/0.6 → 1.5/0.6" in why

@@ -24,8 +24,8 @@ def by_category(rankings: list[Ranking]) -> dict[str, Ranking]:
     return {r.category: r for r in rankings}
 
 
-@pytest.mark.parametrize(("file", "suffix"), [("arena-catalog_leaderboard-text-style-control.json", ""),
-                                              ("arena-catalog_leaderboard-text.json", "-no-style-control")])
+@pytest.mark.parametrize(("file", "suffix"), [("arena-catalog_leaderboard-text-style-control_2025-12-17.json", ""),
+                                              ("arena-catalog_leaderboard-text_2025-12-11.json", "-no-style-control")])
 def test_arena_catalog_text_every_category(file: str, suffix: str) -> None:
     path = BOARDS / "lmsys" / file
     raw = json.loads(path.read_text())
@@ -47,18 +47,19 @@ def test_arena_catalog_text_every_category(file: str, suffix: str) -> None:
 
 
 def test_arena_catalog_style_control_leaders_from_the_data() -> None:
-    path = BOARDS / "lmsys" / "arena-catalog_leaderboard-text-style-control.json"
+    path = BOARDS / "lmsys" / "arena-catalog_leaderboard-text-style-control_2025-12-17.json"
     rankings = by_category(lmsys.parse(doc(path)))
     assert rankings["overall"].entries[0].name == "gemini-3-pro"
     assert rankings["coding"].entries[0].name == "claude-opus-4-5-20251101-thinking-32k"
 
 
 def test_arena_catalog_vision_and_image() -> None:
-    vision = by_category(lmsys.parse(doc(BOARDS / "lmsys" / "arena-catalog_leaderboard-vision-style-control.json")))
+    vision = by_category(lmsys.parse(doc(BOARDS / "lmsys" /
+                                         "arena-catalog_leaderboard-vision-style-control_2025-12-11.json")))
     assert set(vision) == {"vision", "vision-english", "vision-chinese", "vision-captioning",
                            "vision-creative-writing-vision", "vision-diagram", "vision-entity-recognition",
                            "vision-homework", "vision-humor", "vision-ocr"}
-    image = by_category(lmsys.parse(doc(BOARDS / "lmsys" / "arena-catalog_leaderboard-image.json")))
+    image = by_category(lmsys.parse(doc(BOARDS / "lmsys" / "arena-catalog_leaderboard-image_2025-12-11.json")))
     names = [e.name for e in image["text-to-image"].entries]
     assert "gemini-3-pro-image-preview (nano-banana-pro)" in names
 
@@ -159,7 +160,7 @@ def test_bigcodebench_2024_06_has_the_old_name() -> None:
 
 # Variants of the real files: broken ones are refused, reordered ones parse to the same ranking.
 
-@pytest.mark.parametrize("path", [BOARDS / "lmsys" / "arena-catalog_leaderboard-text.json",
+@pytest.mark.parametrize("path", [BOARDS / "lmsys" / "arena-catalog_leaderboard-text_2025-12-11.json",
                                   BOARDS / "bigcodebench" / "results.json"])
 def test_truncated_json_is_refused(path: Path) -> None:
     parser = lmsys.parse if "lmsys" in str(path) else bigcodebench.parse
@@ -194,7 +195,7 @@ def test_changed_html_is_refused() -> None:
 
 
 def test_reordered_json_and_csv_parse_to_the_same_ranking() -> None:
-    path = BOARDS / "lmsys" / "arena-catalog_leaderboard-vision.json"
+    path = BOARDS / "lmsys" / "arena-catalog_leaderboard-vision_2025-12-11.json"
     raw = json.loads(path.read_text())
     shuffled = {cat: dict(random.Random(7).sample(list(models.items()), len(models))) for cat, models in raw.items()}
     original = by_category(lmsys.parse(doc(path)))

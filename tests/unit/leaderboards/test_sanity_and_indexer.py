@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -238,3 +239,68 @@ def test_a_failed_source_says_which_url_failed_and_how(board_server: str, monkey
     assert result["failed"] == {"bigcodebench": [f"{missing}: HTTP 404"]}
     failure = next(r for r in caplog.records if r.getMessage() == "leaderboard source failed")
     assert (failure.source, failure.reasons) == ("bigcodebench", [f"{missing}: HTTP 404"])  # type: ignore[attr-defined]
+
+
+def shifted(ranking: Ranking, by: float) -> Ranking:
+    """The ranking with every model below #1 scoring `by` more: how a poisoned page moves the whole board."""
+    entries = [ranking.entries[0], *[e.model_copy(update={"score": (e.score or 0) + by}) for e in ranking.entries[1:]]]
+    return ranking.model_copy(update={"entries": entries}).with_hash()
+
+
+def test_a_realistic_debut_far_above_the_leader_is_stored_when_the_rest_of_the_ranking_held(
+        real_math: dict[str, Any]) -> None:
+    # Given a new model 68 points above the leader (past the old top 10 spread), everyone else where they were
+    top = [e["score"] for e in real_math["entries"][:10]]
+    assert top[0] - top[9] < 68  # the debut leads by more than the spread the old rule allowed
+    debut = forged(real_math, "brand-new-model-2026-12", top[0] + 68)
+    # Then it is stored: that is how a real debut looks
+    assert check(debut, real_math).action == "store"
+    # But the same #1 over a board whose other models all moved 30 points is refused: that is how poisoning looks
+    verdict = check(shifted(debut, 30), real_math)
+    assert verdict.action == "reject" and "spread" in verdict.reason
+
+
+def test_an_undated_saved_file_never_replaces_a_dated_newer_one(tmp_path: Path) -> None:
+    # Given LMArena's text board saved twice: the original without a date in its name, and a newer copy, dated
+    original = next((BOARDS / "lmsys").glob("arena-catalog_leaderboard-text-style-control_*.json"))
+    board = json.loads(original.read_text())
+    newer = json.loads(original.read_text())
+    second = sorted(newer["coding"], key=lambda name: -newer["coding"][name]["rating"])[1]
+    newer["coding"][second] = {k: v + 1.0 for k, v in newer["coding"][second].items()}
+    folder = tmp_path / "lmsys"
+    folder.mkdir()
+    (folder / "leaderboard-text-style-control.json").write_text(json.dumps(board))
+    (folder / "leaderboard-text-style-control_2026-01-10.json").write_text(json.dumps(newer))
+    store = MemoryStore()
+    # When both are read in one run, and the undated one again in a later run
+    run(store, LocalFetcher(tmp_path), ["lmsys"])
+    again = run(store, LocalFetcher(folder / "leaderboard-text-style-control.json"), ["lmsys"])
+    # Then the dated copy is the latest ranking, whatever the order the files were read or fetched in
+    latest = store.get_latest("lmsys", "coding")
+    assert latest is not None and latest["data_date"] == "2026-01-10"
+    assert next(e["score"] for e in latest["entries"] if e["name"] == second) == pytest.approx(
+        newer["coding"][second]["rating"], abs=0.001)
+    assert again.count("stored") == 0
+
+
+def violations_board(scores: list[float], day: str) -> Ranking:
+    """A lower-is-better board (SEAL's adversarial robustness counts violations): rank 1 has the fewest."""
+    entries = [Entry(rank=i + 1, name=f"model-{i}", score=s) for i, s in enumerate(scores)]
+    return Ranking(source="seal", category="adversarial-robustness", metric="number of violations",
+                   higher_is_better=False, entries=entries, data_date=day, fetched_at=f"{day}T00:00:00+00:00",
+                   origin="https://example.test/seal", format="seal-html").with_hash()
+
+
+def test_a_forged_leader_on_a_lower_is_better_board_is_refused() -> None:
+    # Given a board of 500..590 violations (top-10 spread 90), and a forged #1 with none, the rest kept below it
+    last = violations_board([500.0 + 10 * i for i in range(12)], "2026-11-01")
+    forged_entries = [Entry(rank=1, name="forged", score=0.0),
+                      *[e.model_copy(update={"rank": e.rank + 1}) for e in last.entries]]
+    forged_board = last.model_copy(update={"entries": forged_entries, "data_date": "2026-11-02"}).with_hash()
+    # Then 500 fewer violations than the leader, past even a debut's allowance (2 × 90 × (1 + 1/30)), is refused
+    verdict = check(forged_board, last.model_dump(mode="json"))
+    assert verdict.action == "reject" and "500" in verdict.reason
+    # While a new #1 with 20 fewer violations than the leader is an ordinary improvement
+    fair = [Entry(rank=1, name="improved", score=480.0), *forged_entries[1:]]
+    assert check(last.model_copy(update={"entries": fair, "data_date": "2026-11-02"}).with_hash(),
+                 last.model_dump(mode="json")).action == "store"

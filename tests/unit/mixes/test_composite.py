@@ -116,22 +116,27 @@ async def test_a_hanging_proposer_is_cut_at_the_straggler_deadline(composite: Ga
     assert cancelled[0].latency_ms < 30_000
 
 
-async def test_usage_and_cost_are_the_sum_of_every_call(composite: Gateway) -> None:
+# What each model of synthesis/priced reports for its call, and its price in the fixture price tables (models.dev,
+# USD per 1M input and output tokens): the expected cost below is this arithmetic, not the record's own counts.
+PRICED_CALLS = {"openai/gpt-4o-mini": ((0.15, 0.6), (100, 20)), "anthropic/claude-haiku-4-5": ((1.0, 5.0), (110, 30)),
+                "google/gemini-2.5-flash": ((0.3, 2.5), (120, 40)), "openai/gpt-4o": ((2.5, 10.0), (400, 50))}
+
+
+async def test_usage_and_cost_are_the_sum_of_every_call(composite: Gateway, demo: DemoProviderServer) -> None:
+    for model_id, (_, (prompt, completion)) in PRICED_CALLS.items():
+        reported = ({"input_tokens": prompt, "output_tokens": completion} if model_id.startswith("anthropic/")
+                    else {"prompt_tokens": prompt, "completion_tokens": completion})
+        demo.set_behaviour(model_id, Behaviour(usage=reported))
     ctx = request_context(composite, "k")
     result = await composite.complete(request("synthesis/priced"), ctx)
+    assert ctx.record is not None and len(ctx.record.calls) == 4
     catalog = get_catalog()
-    assert ctx.record is not None
-    calls = ctx.record.calls
-    assert len(calls) == 4
-    expected = 0.0
-    for call in calls:
-        price = catalog.get(call.model).price  # type: ignore[union-attr]
-        assert price is not None
-        expected += (call.prompt_tokens * price.input + call.completion_tokens * price.output) / 1e6
+    assert all((catalog.get(m).price.input, catalog.get(m).price.output) == rates  # type: ignore[union-attr]
+               for m, (rates, _) in PRICED_CALLS.items())
     usage = result.body["usage"]
-    assert usage["cost"] == pytest.approx(expected)
-    assert usage["prompt_tokens"] == sum(c.prompt_tokens for c in calls)
-    assert usage["completion_tokens"] == sum(c.completion_tokens for c in calls)
+    # 100×0.15 + 20×0.6 + 110×1 + 30×5 + 120×0.3 + 40×2.5 + 400×2.5 + 50×10 = 1,923 USD per 1M tokens
+    assert usage["cost"] == pytest.approx(1_923 / 1e6)
+    assert (usage["prompt_tokens"], usage["completion_tokens"]) == (100 + 110 + 120 + 400, 20 + 30 + 40 + 50)
 
 
 async def test_synthesis_streams_the_aggregator(composite: Gateway, demo: DemoProviderServer) -> None:

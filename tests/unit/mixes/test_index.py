@@ -207,10 +207,11 @@ async def test_an_operator_pins_and_denies_models_in_a_mix_definition(gateway: G
                    "deny": ["gpt-4o", "anthropic/claude-sonnet-4-5"], "pin": ["openai/gpt-4o-mini"]})
     result = await gateway.complete(request("index/guarded"), request_context(gateway))
     assert result.body["model"] == "openai/gpt-4o-mini"  # pinned: answers first
-    mix = result.body["mix"]
-    denied = {s["name"] for s in mix["skipped"] if s["reason"] == "denied by the mix definition"}
+    assert "skipped" not in result.body["mix"]  # the pinned model answered: nothing was passed over on the way
+    resolution = registry.describe("index/guarded")["resolution"]
+    denied = {s["name"] for s in resolution["skipped"] if s["reason"] == "denied by the mix definition"}
     assert denied == {"gpt-4o", "claude-sonnet-4-5"}  # by leaderboard name, and by model id
-    candidates = registry.describe("index/guarded")["resolution"]["candidates"]
+    candidates = resolution["candidates"]
     assert [c["model"] for c in candidates][:2] == ["openai/gpt-4o-mini", "google/gemini-2.5-pro"]
 
 
@@ -253,3 +254,20 @@ async def test_a_model_its_provider_says_is_gone_is_not_called_again(gateway: Ga
         await gateway.complete(request("openai/gpt-4o"), request_context(gateway, "key_c"))
     assert getattr(direct.value, "status", None) == 404
     assert len(demo.calls_for("openai/gpt-4o")) == 1
+
+
+async def test_allow_providers_keeps_every_other_provider_out(gateway: Gateway, registry: MixRegistry) -> None:
+    resolution = registry.resolve_index(registry.get("index/lmsys-coding"),
+                                        request(mix={"allow_providers": ["anthropic"]}).mix)
+    assert [c.model_id for c in resolution.candidates] == ["anthropic/claude-sonnet-4-5", "anthropic/claude-haiku-4-5"]
+    answer = await gateway.complete(request(mix={"allow_providers": ["google"]}), request_context(gateway, "k"))
+    assert answer.body["model"] == "google/gemini-2.5-pro"
+
+
+async def test_a_requested_input_modality_adds_to_the_mixs_own(gateway: Gateway, registry: MixRegistry) -> None:
+    # models.dev: of the ranked models, claude-sonnet-4-5, gemini-2.5-pro and claude-haiku-4-5 take PDF input;
+    # gpt-4o and gpt-4o-mini take text and images only
+    takes_pdf = ["anthropic/claude-sonnet-4-5", "google/gemini-2.5-pro", "anthropic/claude-haiku-4-5"]
+    for mix_id in ("index/lmsys-coding", "index/lmsys-vision"):  # no modality of its own; image already required
+        resolution = registry.resolve_index(registry.get(mix_id), request(mix={"modalities": ["pdf"]}).mix)
+        assert [c.model_id for c in resolution.candidates] == takes_pdf

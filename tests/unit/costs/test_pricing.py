@@ -1,0 +1,125 @@
+"""The money arithmetic a user's bill rests on: what a call costs, the most it could cost (what a budget reserves),
+and when a provider's usage report is believed. Every expected figure is written out from the prices and token
+counts in the test."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from mixcore.catalog.models import CatalogModel, LongContextPrice, Price, ReasoningSettings
+from mixcore.costs.pricing import (
+    PROMPT_SLACK_TOKENS,
+    TOKENS_PER_MEDIA_PART,
+    TOKENS_PER_MESSAGE,
+    CallBounds,
+    believable_usage,
+    call_bounds,
+    call_cost,
+    prompt_token_bound,
+)
+from mixcore.providers.types import Usage
+
+PLAIN = Price(input=1.0, output=4.0)  # USD per 1M tokens, no separate reasoning price
+REASONING = Price(input=1.0, output=4.0, reasoning_output=10.0)
+
+
+def test_reasoning_tokens_are_billed_at_the_output_rate_when_no_reasoning_rate_exists() -> None:
+    usage = Usage(prompt_tokens=1_000, completion_tokens=500, reasoning_tokens=200)
+    # 1,000 × $1 + 500 × $4 (the 200 reasoning tokens are output tokens, at the output rate), per 1M
+    assert call_cost(PLAIN, usage) == pytest.approx((1_000 * 1.0 + 500 * 4.0) / 1e6)
+
+
+def test_reasoning_tokens_are_billed_at_their_own_rate_when_the_table_gives_one() -> None:
+    usage = Usage(prompt_tokens=1_000, completion_tokens=500, reasoning_tokens=200)
+    assert call_cost(REASONING, usage) == pytest.approx((1_000 * 1.0 + 300 * 4.0 + 200 * 10.0) / 1e6)
+
+
+def test_cache_reads_and_writes_each_have_their_rate() -> None:
+    price = Price(input=3.0, output=15.0, cached_input=0.3, cache_write=3.75)
+    usage = Usage(prompt_tokens=10_000, completion_tokens=100, cached_tokens=6_000, cache_write_tokens=3_000)
+    assert call_cost(price, usage) == pytest.approx((1_000 * 3.0 + 6_000 * 0.3 + 3_000 * 3.75 + 100 * 15.0) / 1e6)
+
+
+def test_a_long_prompt_is_billed_entirely_at_the_long_context_tier() -> None:
+    price = Price(input=1.25, output=10.0, long_context=LongContextPrice(above_tokens=200_000, input=2.5, output=15.0))
+    at_threshold = Usage(prompt_tokens=200_000, completion_tokens=1_000)
+    above = Usage(prompt_tokens=200_001, completion_tokens=1_000)
+    assert call_cost(price, at_threshold) == pytest.approx((200_000 * 1.25 + 1_000 * 10.0) / 1e6)
+    assert call_cost(price, above) == pytest.approx((200_001 * 2.5 + 1_000 * 15.0) / 1e6)
+
+
+def test_the_most_a_call_can_cost_uses_the_highest_rate_of_each_side() -> None:
+    price = Price(input=1.25, output=10.0, cache_write=1.5, reasoning_output=12.0,
+                  long_context=LongContextPrice(above_tokens=200_000, input=2.5, output=15.0))
+    bounds = CallBounds(prompt_tokens=1_000, completion_tokens=100)
+    assert bounds.max_cost(price) == pytest.approx((1_000 * 2.5 + 100 * 15.0) / 1e6)
+    assert CallBounds(prompt_tokens=1_000, completion_tokens=100).max_cost(PLAIN) == pytest.approx(
+        (1_000 * 1.0 + 100 * 4.0) / 1e6)
+
+
+def text_bytes(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
+def test_the_prompt_bound_counts_every_byte_message_part_and_forwarded_field() -> None:
+    tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
+    params: dict[str, Any] = {
+        "messages": [
+            {"role": "system", "content": "héllo"},  # 6 UTF-8 bytes
+            {"role": "user", "content": [{"type": "text", "text": "abc"}, {"type": "image_url",
+                                                                            "image_url": {"url": "x"}}]},
+            {"role": "assistant", "content": "ok", "name": "bot"},
+        ],
+        "tools": tools,
+    }
+    import json
+
+    extra = text_bytes(json.dumps({"name": "bot"}, ensure_ascii=False))
+    expected = (PROMPT_SLACK_TOKENS + 3 * TOKENS_PER_MESSAGE + 6 + 3 + TOKENS_PER_MEDIA_PART + 2 + extra
+                + text_bytes(json.dumps(tools, ensure_ascii=False)))
+    assert prompt_token_bound(params) == expected
+
+
+def model(max_output: int | None = 8_000, budget: int | None = None) -> CatalogModel:
+    return CatalogModel(id="p/m", provider="p", api_model="m", price=PLAIN, max_output_tokens=max_output,
+                        settings=ReasoningSettings(budget_tokens=budget) if budget else None)
+
+
+def test_the_output_bound_is_the_cap_asked_for_times_the_choices_plus_a_thinking_budget() -> None:
+    messages = [{"role": "user", "content": "hi"}]
+    assert call_bounds({"messages": messages, "max_tokens": 100}, model(), 65_536).completion_tokens == 100
+    assert call_bounds({"messages": messages, "max_completion_tokens": 50, "max_tokens": 100}, model(),
+                       65_536).completion_tokens == 50
+    assert call_bounds({"messages": messages, "max_tokens": 100, "n": 3}, model(), 65_536).completion_tokens == 300
+    assert call_bounds({"messages": messages}, model(), 65_536).completion_tokens == 8_000
+    assert call_bounds({"messages": messages}, model(max_output=None), 65_536).completion_tokens == 65_536
+    assert call_bounds({"messages": messages, "max_tokens": 100}, model(budget=1_024),
+                       65_536).completion_tokens == 1_124
+
+
+BOUNDS = CallBounds(prompt_tokens=1_000, completion_tokens=100)
+PROMPT = [{"role": "user", "content": "word " * 40}]
+
+
+@pytest.mark.parametrize("usage", [
+    Usage(prompt_tokens=1_000, completion_tokens=100),
+    Usage(prompt_tokens=0, completion_tokens=0),
+    Usage(prompt_tokens=500, completion_tokens=50, cached_tokens=500),
+])
+def test_usage_within_the_calls_bounds_is_believed(usage: Usage) -> None:
+    assert believable_usage(usage, BOUNDS, PROMPT, "answer") is usage
+
+
+@pytest.mark.parametrize("usage", [
+    Usage(prompt_tokens=1_001, completion_tokens=10),  # more prompt than the request could hold
+    Usage(prompt_tokens=10, completion_tokens=101),  # more answer than the cap allowed
+    Usage(prompt_tokens=-1, completion_tokens=10),
+    Usage(prompt_tokens=10, completion_tokens=-1),
+    Usage(prompt_tokens=100, completion_tokens=10, cached_tokens=101),  # more cached than the prompt
+    None,
+])
+def test_usage_beyond_the_bounds_or_missing_is_estimated_and_marked(usage: Usage | None) -> None:
+    believed = believable_usage(usage, BOUNDS, PROMPT, "answer")
+    assert believed.estimated and believed is not usage

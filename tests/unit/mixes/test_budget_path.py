@@ -1,0 +1,82 @@
+"""The money path through the gateway for a key with a budget: the most a call can cost is held before it is made,
+and settling swaps the hold for what the provider's reported usage costs. Expected amounts are written out from the
+catalog's prices (models.dev: gpt-4o $2.50 in, $10 out per 1M tokens) and the token counts in the test."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from mixcore.catalog import get_catalog
+from mixcore.costs.limits import Spending, month
+from mixcore.errors import BudgetExceeded
+from mixcore.local.demo_providers import Behaviour, DemoProviderServer
+from mixcore.mixes.gateway import Gateway
+from mixcore.schemas import ChatCompletionRequest
+from mixcore.store.memory import MemoryStore
+from tests.conftest import request_context
+
+pytestmark = pytest.mark.anyio
+MODEL = "openai/gpt-4o"
+IN, OUT = 2.5, 10.0  # USD per 1M tokens
+# "hi" as the only message: 1,000 tokens of template allowance + 8 for the message + 2 bytes of text
+PROMPT_BOUND = 1_000 + 8 + 2
+REPORTED = {"prompt_tokens": 12, "completion_tokens": 7}
+
+
+def ask(max_tokens: int, **extra: object) -> ChatCompletionRequest:
+    return ChatCompletionRequest.model_validate({"model": MODEL, "messages": [{"role": "user", "content": "hi"}],
+                                                 "max_tokens": max_tokens, **extra})
+
+
+def test_the_prices_written_here_are_the_catalogs() -> None:
+    price = get_catalog().get(MODEL).price  # type: ignore[union-attr]
+    assert price is not None and (price.input, price.output) == (IN, OUT)
+
+
+async def test_a_budgeted_call_holds_its_most_then_settles_to_what_was_reported(
+        gateway: Gateway, demo: DemoProviderServer) -> None:
+    # Given a key with $1 a month, and a provider reporting 12 prompt and 7 completion tokens
+    demo.set_behaviour(MODEL, Behaviour(usage=REPORTED))
+    store = MemoryStore()
+    ctx = request_context(gateway, "key_budget")
+    ctx.spending = spending = Spending(store, "key_budget", budget_usd=1.0)
+    # When it asks gpt-4o for at most 10 tokens
+    result = await gateway.complete(ask(10), ctx)
+    # Then the most the call could cost was held before it was made
+    held = (PROMPT_BOUND * IN + 10 * OUT) / 1e6
+    assert spending.reserved_usd == pytest.approx(held)
+    assert store.usage[("key_budget", month())]["committed_usd"] == pytest.approx(held)
+    # And settling replaces the hold with the reported usage's cost
+    cost = (12 * IN + 7 * OUT) / 1e6
+    assert result.body["usage"]["cost"] == pytest.approx(cost)
+    spending.settle(result.body["usage"]["cost"])
+    counters = store.usage[("key_budget", month())]
+    assert counters["committed_usd"] == pytest.approx(cost) and counters["cost_usd"] == pytest.approx(cost)
+    assert spending.reserved_usd == 0
+
+
+async def test_a_call_that_could_cost_more_than_the_budget_left_is_refused_before_it_is_made(
+        gateway: Gateway, demo: DemoProviderServer) -> None:
+    store = MemoryStore()
+    ctx = request_context(gateway, "key_small")
+    # $0.003 a month: room for a 10-token call ($0.002625 held), not for a 100-token one ($0.003525)
+    ctx.spending = Spending(store, "key_small", budget_usd=0.003)
+    with pytest.raises(BudgetExceeded) as refused:
+        await gateway.complete(ask(100), ctx)
+    assert refused.value.details["call_max_usd"] == pytest.approx((PROMPT_BOUND * IN + 100 * OUT) / 1e6)
+    assert demo.calls_for(MODEL) == []  # nothing was spent upstream
+
+
+async def test_a_streamed_calls_reported_usage_is_billed_not_estimated(gateway: Gateway,
+                                                                       demo: DemoProviderServer) -> None:
+    demo.set_behaviour(MODEL, Behaviour(usage=REPORTED))
+    ctx = request_context(gateway)
+    result = await gateway.stream(ask(10, stream=True, stream_options={"include_usage": True}), ctx)
+    lines = [line async for line in result.lines]
+    final = json.loads(lines[-2][6:])
+    assert ctx.record is not None
+    call = ctx.record.calls[-1]
+    assert (call.prompt_tokens, call.completion_tokens, call.estimated) == (12, 7, False)
+    assert final["usage"]["cost"] == pytest.approx((12 * IN + 7 * OUT) / 1e6)
