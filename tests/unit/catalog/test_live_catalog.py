@@ -255,3 +255,15 @@ def test_a_tenfold_move_of_a_cheap_models_dev_price_is_refused() -> None:
     # Then the table is refused, naming the model under models.dev's own provider id
     why = check_table(table("modelsdev_api_2026-04-04.json", moved), seed.tables[MODELSDEV].models, seed.models)
     assert why is not None and "openai/gpt-4o-mini: 0.15/0.6 → 1.5/0.6" in why
+
+
+def test_a_tenfold_move_in_openrouters_table_is_refused() -> None:
+    seed = packaged_catalog_file()
+    model = next(m for m in seed.models if m.price_source == OPENROUTER and m.price and m.price.input > 0
+                 and m.base_id is None)
+    listed = real_table("openrouter_models_2026-04-04.json")
+    moved = copy.deepcopy(listed)
+    entry = next(e for e in moved["data"] if e["id"] == model.api_model)
+    entry["pricing"]["prompt"] = str(float(entry["pricing"]["prompt"]) * 10)
+    why = check_table(table("openrouter_models_2026-04-04.json", moved), seed.tables[OPENROUTER].models, seed.models)
+    assert why is not None and model.api_model in why and "10×" in why

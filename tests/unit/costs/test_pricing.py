@@ -123,3 +123,15 @@ def test_usage_within_the_calls_bounds_is_believed(usage: Usage) -> None:
 def test_usage_beyond_the_bounds_or_missing_is_estimated_and_marked(usage: Usage | None) -> None:
     believed = believable_usage(usage, BOUNDS, PROMPT, "answer")
     assert believed.estimated and believed is not usage
+
+
+def test_a_request_for_no_choices_is_bounded_as_one() -> None:
+    messages = [{"role": "user", "content": "hi"}]
+    assert call_bounds({"messages": messages, "max_tokens": 100, "n": 0}, model(), 65_536).completion_tokens == 100
+
+
+def test_cache_writes_are_never_more_than_the_prompt_left_after_cache_reads() -> None:
+    # Reported: 100 prompt tokens, 80 read from cache, 50 "written" (more than the 20 left): 20 are cache writes
+    price = Price(input=1.0, output=4.0, cached_input=0.5, cache_write=2.0)
+    usage = Usage(prompt_tokens=100, completion_tokens=0, cached_tokens=80, cache_write_tokens=50)
+    assert call_cost(price, usage) == pytest.approx((80 * 0.5 + 20 * 2.0) / 1e6)

@@ -304,3 +304,17 @@ def test_a_forged_leader_on_a_lower_is_better_board_is_refused() -> None:
     fair = [Entry(rank=1, name="improved", score=480.0), *forged_entries[1:]]
     assert check(last.model_copy(update={"entries": fair, "data_date": "2026-11-02"}).with_hash(),
                  last.model_dump(mode="json")).action == "store"
+
+
+def test_a_new_leader_exactly_one_spread_up_is_stored_and_the_spread_runs_to_the_tenth() -> None:
+    # Given a board 500..410 (ten entries, spread 90 from the 1st to the 10th) and the same day's next version in
+    # which every other model moved 30 (so no debut allowance): a new #1 at 590 is exactly 90 up
+    last = Ranking(source="lmsys", category="math", metric="arena score",
+                   entries=[Entry(rank=i + 1, name=f"m{i}", score=500.0 - 10 * i) for i in range(12)],
+                   data_date="2026-11-01", fetched_at="2026-11-01T00:00:00+00:00", origin="https://x.test/a",
+                   format="arena-catalog-json").with_hash()
+    moved = [e.model_copy(update={"rank": e.rank + 1, "score": (e.score or 0) + 30}) for e in last.entries]
+    at_limit = last.model_copy(update={"entries": [Entry(rank=1, name="new", score=590.0), *moved]}).with_hash()
+    assert check(at_limit, last.model_dump(mode="json")).action == "store"
+    past_limit = last.model_copy(update={"entries": [Entry(rank=1, name="new", score=590.5), *moved]}).with_hash()
+    assert check(past_limit, last.model_dump(mode="json")).action == "reject"

@@ -271,3 +271,18 @@ async def test_a_requested_input_modality_adds_to_the_mixs_own(gateway: Gateway,
     for mix_id in ("index/lmsys-coding", "index/lmsys-vision"):  # no modality of its own; image already required
         resolution = registry.resolve_index(registry.get(mix_id), request(mix={"modalities": ["pdf"]}).mix)
         assert [c.model_id for c in resolution.candidates] == takes_pdf
+
+
+async def test_max_price_admits_a_model_priced_exactly_at_it(gateway: Gateway, registry: MixRegistry) -> None:
+    # models.dev: gpt-4o and gemini-2.5-pro $10 per 1M output tokens, claude-sonnet-4-5 $15
+    resolution = registry.resolve_index(registry.get("index/lmsys-coding"), request(mix={"max_price": 10}).mix)
+    assert [c.model_id for c in resolution.candidates][:2] == ["openai/gpt-4o", "google/gemini-2.5-pro"]
+
+
+async def test_a_pinned_model_whose_provider_is_configured_answers_first(gateway: Gateway, store: MemoryStore,
+                                                                         registry: MixRegistry) -> None:
+    store.put_mix({"id": "index/pinned", "kind": "index", "source": "lmsys", "category": "coding",
+                   "pin": ["anthropic/claude-haiku-4-5"]})
+    resolution = registry.resolve_index(registry.get("index/pinned"))
+    assert resolution.candidates[0].model_id == "anthropic/claude-haiku-4-5"
+    assert not [s for s in resolution.skipped if s["model"] == "anthropic/claude-haiku-4-5" and s["rank"] is None]
