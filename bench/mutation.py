@@ -18,6 +18,7 @@ import argparse
 import ast
 import json
 import os
+import queue
 import random
 import shutil
 import subprocess
@@ -241,17 +242,24 @@ def main() -> int:
             plan.append((mutant, tests))
     print(f"{len(plan)} mutants in {len(modules)} modules; {args.workers} workers...", file=sys.stderr, flush=True)
     workers = [Worker.make(python, i) for i in range(args.workers)]
+    free: queue.Queue[Worker] = queue.Queue()
+    for worker in workers:
+        free.put(worker)
     outcomes: dict[Mutant, str] = {}
     try:
-        def run_one(item: tuple[int, tuple[Mutant, list[str]]]) -> None:
-            number, (mutant, tests) = item
-            outcome = workers[number % len(workers)].run(mutant, tests, 60) if tests else "not run by any test"
+        def run_one(item: tuple[Mutant, list[str]]) -> None:
+            mutant, tests = item
+            worker = free.get()  # one mutant at a time in each copy of the repository
+            try:
+                outcome = worker.run(mutant, tests, 60) if tests else "not run by any test"
+            finally:
+                free.put(worker)
             outcomes[mutant] = outcome
             print(f"  [{len(outcomes)}/{len(plan)}] {mutant.where} {mutant.description}: {outcome}",
                   file=sys.stderr, flush=True)
 
         with ThreadPoolExecutor(max_workers=len(workers)) as pool:
-            list(pool.map(run_one, [(i, item) for i, item in enumerate(plan)]))
+            list(pool.map(run_one, plan))
     finally:
         for worker in workers:
             shutil.rmtree(worker.root, ignore_errors=True)

@@ -6,12 +6,14 @@ import asyncio
 import json
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 from botocore.config import Config
+from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from mixcore.catalog import get_catalog
@@ -202,3 +204,70 @@ def test_a_refused_reservation_names_the_money_without_rounding_it_away() -> Non
     assert "$0.0001;" in refused.value.message and "up to $0.0005" in refused.value.message
     assert refused.value.to_body()["error"]["budget_usd"] == 0.0001
     assert (usd(0.0001), usd(12.5), usd(0), usd(1e-12)) == ("$0.0001", "$12.50", "$0", "$0.00000001")
+
+
+def test_a_flush_sends_at_most_500_records_a_call_firehoses_limit(s3: Any) -> None:
+    firehose = FlakyFirehose()
+    sink = FirehoseSink("stream", "costs-bucket", firehose=firehose, s3=s3)
+    for i in range(501):
+        sink.add(record(f"r{i}", 0.0))
+    assert sink.flush()["delivered"] == 501
+    assert [len(batch) for batch in firehose.batches] == [500, 1]
+
+
+class SlowAfterFirstFirehose(FlakyFirehose):
+    """Fails the entry at position 1 once, then takes longer than the flush may wait."""
+
+    def put_record_batch(self, DeliveryStreamName: str, Records: list[dict[str, bytes]]) -> dict[str, Any]:
+        if self.batches:
+            time.sleep(0.6)
+        return super().put_record_batch(DeliveryStreamName, Records)
+
+
+def test_at_the_deadline_exactly_the_records_not_yet_delivered_are_logged_whole(
+        s3: Any, caplog: pytest.LogCaptureFixture) -> None:
+    # Given r0 and r2 delivered, r1 refused, and its retry still running when the flush's 0.3 s are up
+    sink = FirehoseSink("stream", "costs-bucket", firehose=SlowAfterFirstFirehose(fail={1}), s3=s3,
+                        deadline_seconds=0.3)
+    for i in range(3):
+        sink.add(record(f"r{i}", 0.01))
+    delivery = sink.flush()
+    # Then only r1 is logged whole (nothing delivered is logged again, nothing undelivered is lost)
+    logged = [r.record for r in caplog.records if r.getMessage() == "cost record undeliverable"]  # type: ignore[attr-defined]
+    assert delivery.get("lost_to_log") == 1
+    assert [entry["request_id"] for entry in logged] == ["r1"]
+
+
+def test_the_delivery_client_retries_each_call_twice_at_most() -> None:
+    # A Firehose that answers every call with a 500 at once: botocore, as configured (retries max_attempts 2, which
+    # botocore counts after the first try), sends one put_record_batch three times, no more (the sink's own
+    # retries come on top, within its deadline)
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    attempts: list[str] = []
+
+    class Failing(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            attempts.append(self.path)
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            body = b'{"__type": "ServiceUnavailableException", "message": "down"}'
+            self.send_response(500)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Failing)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = boto3.client("firehose", endpoint_url=f"http://127.0.0.1:{server.server_address[1]}",
+                              region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x",
+                              config=CLIENT_CONFIG)
+        with pytest.raises(ClientError):
+            client.put_record_batch(DeliveryStreamName="s", Records=[{"Data": b"{}"}])
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert len(attempts) == 1 + 2

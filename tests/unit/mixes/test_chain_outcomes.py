@@ -78,3 +78,22 @@ def test_a_client_may_send_a_field_the_model_ignores_but_mixcore_does_not() -> N
 def test_an_output_limit_no_larger_than_the_thinking_budget_still_leaves_one_token() -> None:
     rules = ParameterRules(max_output_tokens=1_000, thinking_budget=1_000)
     assert fit_parameters({"max_tokens": 500}, rules, frozenset({"max_tokens"}), "m") == {"max_tokens": 1}
+
+
+def test_a_failed_attempts_latency_is_recorded_in_milliseconds(gateway: Gateway,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from mixcore.mixes import chain
+    from mixcore.providers.errors import UpstreamServerError
+
+    monkeypatch.setattr(chain.time, "monotonic", lambda: 1_000.25)
+    ctx = request_context(gateway)
+    chain.attempt_failed(gateway.upstream, ctx, candidates("openai/gpt-4o")[0], UpstreamServerError("down"),
+                         started=1_000.0, attempts=ctx.attempts, sent={})
+    assert ctx.calls[-1].latency_ms == 250.0 and ctx.attempts[-1]["latency_ms"] == 250
+
+
+async def test_a_direct_streams_call_is_recorded_as_layer_zero(gateway: Gateway) -> None:
+    ctx = request_context(gateway)
+    opened = await stream_first(gateway.upstream, ctx, candidates("openai/gpt-4o"), {"messages": USER}, what="t")
+    assert (opened.layer, opened.role) == (0, "answer")
+    assert [chunk async for chunk in opened.chunks]
