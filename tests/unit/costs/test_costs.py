@@ -271,3 +271,36 @@ def test_the_delivery_client_retries_each_call_twice_at_most() -> None:
         server.shutdown()
         server.server_close()
     assert len(attempts) == 1 + 2
+
+
+def test_the_delivery_client_gives_up_on_an_answer_slower_than_its_read_timeout() -> None:
+    # A Firehose that answers after 3.5 s: past the client's 3 s read timeout (one try here, not three)
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from botocore.exceptions import ReadTimeoutError
+
+    class Slow(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            time.sleep(3.5)
+            body = b'{"FailedPutCount": 0, "RequestResponses": [{"RecordId": "1"}]}'
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        client = boto3.client("firehose", endpoint_url=f"http://127.0.0.1:{server.server_address[1]}",
+                              region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x",
+                              config=CLIENT_CONFIG.merge(Config(retries={"total_max_attempts": 1})))
+        with pytest.raises(ReadTimeoutError):
+            client.put_record_batch(DeliveryStreamName="s", Records=[{"Data": b"{}"}])
+    finally:
+        server.shutdown()
+        server.server_close()
