@@ -137,6 +137,13 @@ def cli(stack: RunningStack, *args: str) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=120)
 
 
+def create_key(stack: RunningStack, name: str) -> tuple[str, str]:
+    """`mixcore keys create` as a user runs it: (key id, the key shown once)."""
+    created = cli(stack, "keys", "create", "--name", name)
+    assert created.returncode == 0, created.stderr
+    return created.stdout.split("Created key ")[1].split(" ")[0], created.stdout.strip().splitlines()[-1]
+
+
 @pytest.fixture(scope="session")
 def indexed(stack: RunningStack) -> RunningStack:
     """The stack with every fixture leaderboard stored (through `mixcore refresh --from`)."""

@@ -11,19 +11,11 @@ import openai
 import pytest
 
 from tests.conftest import REPO
-from tests.e2e.conftest import RunningStack, cli, running_stack
+from tests.e2e.conftest import RunningStack, cli, create_key, running_stack
 
 pytestmark = pytest.mark.e2e
 
 TEMPLATE_TEXT = (REPO / "template.yaml").read_text()
-
-
-def create_key(stack: RunningStack, name: str) -> tuple[str, str]:
-    created = cli(stack, "keys", "create", "--name", name)
-    assert created.returncode == 0, created.stderr
-    key_id = re.search(r"Created key (\S+)", created.stdout)
-    assert key_id is not None
-    return key_id.group(1), created.stdout.strip().splitlines()[-1]
 
 
 def ask(stack: RunningStack, key: str) -> int:

@@ -20,7 +20,7 @@ import pytest
 from mixcore.local.stack import free_port
 from mixcore.local.template import Template
 from tests.conftest import FIXTURES, REPO
-from tests.e2e.conftest import DEV_KEY, RunningStack, cli, running_stack
+from tests.e2e.conftest import DEV_KEY, RunningStack, cli, create_key, running_stack
 
 pytestmark = pytest.mark.e2e
 TEMPLATE = Template.load(REPO / "template.yaml")
@@ -129,7 +129,7 @@ def test_a_restarted_stack_keeps_its_dev_key_keys_and_costs(tmp_path: Path) -> N
     # Given a stack that kept its state in a folder (as make run does): a key created, a request answered
     with running_stack(extra_args=state, dev_key=None) as first:
         dev_key = banner_key(first)
-        key_id, key = create_key(first)
+        key_id, key = create_key(first, "kept")
         answer = first.client(api_key=dev_key).chat.completions.create(model="openai/gpt-4o-mini", messages=USER)
         first.records_for({answer.id})
     # When it is started again
@@ -148,8 +148,3 @@ def test_a_restarted_stack_keeps_its_dev_key_keys_and_costs(tmp_path: Path) -> N
         assert banner_key(fresh) != dev_key
         assert key_id not in cli(fresh, "keys", "list").stdout
 
-
-def create_key(stack: RunningStack) -> tuple[str, str]:
-    created = cli(stack, "keys", "create", "--name", "kept")
-    assert created.returncode == 0, created.stderr
-    return created.stdout.split("Created key ")[1].split(" ")[0], created.stdout.strip().splitlines()[-1]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import socket
 import threading
@@ -238,69 +239,56 @@ def test_at_the_deadline_exactly_the_records_not_yet_delivered_are_logged_whole(
     assert [entry["request_id"] for entry in logged] == ["r1"]
 
 
-def test_the_delivery_client_retries_each_call_twice_at_most() -> None:
-    # A Firehose that answers every call with a 500 at once: botocore, as configured (retries max_attempts 2, which
-    # botocore counts after the first try), sends one put_record_batch three times, no more (the sink's own
-    # retries come on top, within its deadline)
+@contextlib.contextmanager
+def loopback_firehose(status: int, body: bytes, delay_seconds: float = 0.0,
+                      config: Config = CLIENT_CONFIG) -> Iterator[tuple[Any, list[str]]]:
+    """A boto3 Firehose client (with `config`) on a loopback server that answers every call with `status` and
+    `body` after `delay_seconds`; the paths it was sent, one per attempt."""
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     attempts: list[str] = []
 
-    class Failing(BaseHTTPRequestHandler):
+    class Answering(BaseHTTPRequestHandler):
         def log_message(self, *args: Any) -> None:
             pass
 
         def do_POST(self) -> None:
             attempts.append(self.path)
             self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            body = b'{"__type": "ServiceUnavailableException", "message": "down"}'
-            self.send_response(500)
+            time.sleep(delay_seconds)
+            self.send_response(status)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Failing)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Answering)
+    server.daemon_threads = True
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        client = boto3.client("firehose", endpoint_url=f"http://127.0.0.1:{server.server_address[1]}",
-                              region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x",
-                              config=CLIENT_CONFIG)
-        with pytest.raises(ClientError):
-            client.put_record_batch(DeliveryStreamName="s", Records=[{"Data": b"{}"}])
+        yield boto3.client("firehose", endpoint_url=f"http://127.0.0.1:{server.server_address[1]}",
+                           region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x",
+                           config=config), attempts
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_the_delivery_client_retries_each_call_twice_at_most() -> None:
+    # A Firehose that answers every call with a 500 at once: botocore, as configured (retries max_attempts 2, which
+    # botocore counts after the first try), sends one put_record_batch three times, no more (the sink's own
+    # retries come on top, within its deadline)
+    refusal = b'{"__type": "ServiceUnavailableException", "message": "down"}'
+    with loopback_firehose(500, refusal) as (client, attempts), pytest.raises(ClientError):
+        client.put_record_batch(DeliveryStreamName="s", Records=[{"Data": b"{}"}])
     assert len(attempts) == 1 + 2
 
 
 def test_the_delivery_client_gives_up_on_an_answer_slower_than_its_read_timeout() -> None:
     # A Firehose that answers after 3.5 s: past the client's 3 s read timeout (one try here, not three)
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
     from botocore.exceptions import ReadTimeoutError
 
-    class Slow(BaseHTTPRequestHandler):
-        def log_message(self, *args: Any) -> None:
-            pass
-
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            time.sleep(3.5)
-            body = b'{"FailedPutCount": 0, "RequestResponses": [{"RecordId": "1"}]}'
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Slow)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        client = boto3.client("firehose", endpoint_url=f"http://127.0.0.1:{server.server_address[1]}",
-                              region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x",
-                              config=CLIENT_CONFIG.merge(Config(retries={"total_max_attempts": 1})))
-        with pytest.raises(ReadTimeoutError):
-            client.put_record_batch(DeliveryStreamName="s", Records=[{"Data": b"{}"}])
-    finally:
-        server.shutdown()
-        server.server_close()
+    answer = b'{"FailedPutCount": 0, "RequestResponses": [{"RecordId": "1"}]}'
+    one_try = CLIENT_CONFIG.merge(Config(retries={"total_max_attempts": 1}))
+    with loopback_firehose(200, answer, delay_seconds=3.5, config=one_try) as (client, _), \
+            pytest.raises(ReadTimeoutError):
+        client.put_record_batch(DeliveryStreamName="s", Records=[{"Data": b"{}"}])
