@@ -45,6 +45,9 @@ from mixcore.schemas import ChatCompletionRequest
 from mixcore.settings import get_settings
 
 CHAT_ROUTE = "POST /v1/chat/completions"
+SETTLE_ATTEMPTS = 3
+# A request's hold outlives its time budget by this much before the next request may give it back.
+HOLD_MARGIN_SECONDS = 300
 
 
 def new_request_id() -> str:
@@ -87,7 +90,8 @@ class RequestLifecycle:
             await asyncio.shield(after_answer[step])
 
         async def settle() -> None:
-            """The key's spend, before the client has the last byte (a next request must see it)."""
+            """The key's spend, after the client has the last byte and before the response (the invocation)
+            ends: a slow table never holds the answer, and a sequential next request sees the spend."""
             ctx: RequestContext | None = state.get("ctx")
             spending = ctx.spending if ctx is not None else None
             if ctx is not None and spending is not None:  # a key without a budget has nothing to write
@@ -109,12 +113,11 @@ class RequestLifecycle:
                 # The first SSE event (keep-alives are comments): what a streaming client waits for.
                 state["first_token_ms"] = (time.monotonic() - started) * 1000
             if message["type"] == "http.response.body" and not message.get("more_body", False):
-                await settle()
-                # The client has every byte before the costs are delivered: they never hold the answer.
+                # The client has every byte before the spend is settled and the costs delivered.
                 if message.get("body"):
                     await send({**message, "more_body": True})
                     message = {**message, "body": b""}
-                await deliver()
+                await finish()
             await send(message)
 
         try:
@@ -127,7 +130,8 @@ class RequestLifecycle:
             caller: Caller = state["caller"]
             if caller.budget_usd is not None:
                 ctx.spending = Spending(get_store(), caller.key_id, caller.budget_usd,
-                                        allow_unpriced=caller.allow_unpriced)
+                                        allow_unpriced=caller.allow_unpriced, request_id=request_id,
+                                        hold_seconds=int(get_settings().request_budget_seconds) + HOLD_MARGIN_SECONDS)
             await self.app(scope, receive, send_with_id)
         finally:
             # A client that went away still has its spend counted and its costs recorded: one shielded task
@@ -147,12 +151,18 @@ class RequestLifecycle:
 
     @staticmethod
     async def _settle(ctx: RequestContext, spending: Spending) -> None:
-        """Every billed call of the request counts, whatever its outcome; what it reserved is released."""
+        """Every billed call of the request counts, whatever its outcome; what it reserved is released. Retried a
+        few times (a settle counts once however often it is tried); one never written is given back when its
+        hold expires."""
         cost = ctx.record.cost_usd if ctx.record else sum(c.cost_usd or 0.0 for c in ctx.calls)
-        try:
-            await asyncio.to_thread(spending.settle, cost)
-        except Exception:  # counted in the log; the answer itself stands
-            logger.exception("recording a key's spend failed", extra={"request_id": ctx.request_id})
+        for attempt in range(SETTLE_ATTEMPTS):
+            try:
+                await asyncio.to_thread(spending.settle, cost)
+                return
+            except Exception:  # counted in the log; the answer itself stands
+                logger.exception("recording a key's spend failed", extra={"request_id": ctx.request_id,
+                                                                           "attempt": attempt + 1})
+                await asyncio.sleep(0.2 * 2 ** attempt)
 
     @staticmethod
     async def _deliver(state: dict[str, Any], status: int, started: float) -> None:

@@ -1,28 +1,33 @@
 """Price arithmetic: catalog prices (USD per 1M tokens) × reported or estimated token usage.
 
-Besides what a call cost, this says the most it could cost (`CallBounds`): the prompt can hold no
-more tokens than its text has UTF-8 bytes (a token covers at least one byte), plus a fixed
-allowance per image or file part; the answer no more than the request's output cap, else the
-model's, else the gateway's. Budgets reserve that much before a call, and usage a provider reports
-beyond it (or negative) is not believed.
+Besides what a call cost, this says the most it could cost (`CallBounds`): the prompt no more than
+the bound over every field the provider receives (providers/tokens.py), the answer no more than the
+output cap sent, times the choices asked for. Budgets reserve that much before a call. What a call is
+charged is what its provider reports: usage beyond the bounds is billed as reported and flagged, never
+replaced by a smaller estimate; an estimate only stands in for usage that is missing or malformed.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 from typing import Any
 
 from mixcore.catalog.models import CatalogModel, Price
-from mixcore.providers.types import Usage, estimate_tokens, message_text
+from mixcore.providers.tokens import request_token_bound
+from mixcore.providers.types import Usage
 
 MILLION = 1_000_000
-# Per non-text part (image, audio, file): above what OpenAI (≤1,445 for a high-detail image),
-# Anthropic (≤1,600) and Gemini (258 per tile) charge for one image.
-TOKENS_PER_MEDIA_PART = 2_000
-TOKENS_PER_MESSAGE = 8  # role and separators
-# Providers add a chat template and tool formatting to the prompt we see.
-PROMPT_SLACK_TOKENS = 1_000
+OUTPUT_CAPS = ("max_completion_tokens", "max_tokens")  # the first one set is the cap (what a budget reserves)
+
+
+def output_cap(params: dict[str, Any]) -> int | None:
+    """The output cap a request asks for: max_completion_tokens, else max_tokens."""
+    for name in OUTPUT_CAPS:
+        value = params.get(name)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    return None
 
 
 def call_cost(price: Price | None, usage: Usage) -> float | None:
@@ -56,53 +61,46 @@ def catalog_price(model: CatalogModel | None) -> tuple[Price | None, str | None]
 
 @dataclass(frozen=True)
 class CallBounds:
-    """The most tokens one call can be billed for, each way."""
+    """The most tokens one call can be billed for, each way, and the output cap per choice that gives it."""
 
     prompt_tokens: int
     completion_tokens: int
+    cap: int = 0  # the output cap sent upstream (per choice, a thinking budget not included)
+    choices: int = 1
+    thinking: int = 0
 
     def max_cost(self, price: Price) -> float:
         return (self.prompt_tokens * price.highest_input()
                 + self.completion_tokens * price.highest_output()) / MILLION
 
+    def with_cap(self, cap: int) -> CallBounds:
+        return replace(self, cap=cap, completion_tokens=(cap + self.thinking) * self.choices)
 
-def prompt_token_bound(params: dict[str, Any]) -> int:
-    total = PROMPT_SLACK_TOKENS
-    for message in params.get("messages") or []:
-        total += TOKENS_PER_MESSAGE
-        content = message.get("content") if isinstance(message, dict) else None
-        if isinstance(content, str):
-            total += len(content.encode("utf-8", "surrogatepass"))
-        elif isinstance(content, list):
-            for part in content:
-                text = part.get("text") if isinstance(part, dict) else None
-                total += len(text.encode("utf-8", "surrogatepass")) if isinstance(text, str) else TOKENS_PER_MEDIA_PART
-        extra = {k: v for k, v in message.items() if k not in ("content", "role")} if isinstance(message, dict) else {}
-        if extra:
-            total += len(json.dumps(extra, ensure_ascii=False).encode("utf-8", "surrogatepass"))
-    for name in ("tools", "response_format", "tool_choice"):
-        if params.get(name):
-            total += len(json.dumps(params[name], ensure_ascii=False).encode("utf-8", "surrogatepass"))
-    return total
+    def affordable_cap(self, price: Price, room_usd: float) -> int:
+        """The largest output cap whose call fits in `room_usd` (0 or less when not even the prompt does)."""
+        per_token = price.highest_output()
+        if per_token <= 0:
+            return self.cap
+        left = room_usd * MILLION - self.prompt_tokens * price.highest_input()
+        return min(self.cap, math.floor(left / (per_token * self.choices)) - self.thinking)
 
 
 def call_bounds(params: dict[str, Any], model: CatalogModel | None, gateway_cap: int) -> CallBounds:
-    """What one call with these parameters can be billed for at most."""
-    cap = params.get("max_completion_tokens") or params.get("max_tokens")
-    if not isinstance(cap, int) or cap <= 0:
+    """What one call with these parameters can be billed for at most: the whole request as the prompt, and the
+    output cap (the client's, else the model's limit, else the gateway's) plus any thinking budget, per choice."""
+    cap = output_cap(params)
+    if cap is None:
         cap = (model.max_output_tokens if model and model.max_output_tokens else None) or gateway_cap
     n = params.get("n")
-    choices = n if isinstance(n, int) and n > 0 else 1
+    choices = n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else 1
     # A thinking budget is added to the answer's room (the Anthropic adapter raises max_tokens by it).
     thinking = model.settings.budget_tokens or 0 if model is not None and model.settings is not None else 0
-    return CallBounds(prompt_tokens=prompt_token_bound(params), completion_tokens=(cap + thinking) * choices)
+    return CallBounds(prompt_tokens=request_token_bound(params, model.api_model if model else ""),
+                      completion_tokens=(cap + thinking) * choices, cap=cap, choices=choices, thinking=thinking)
 
 
-def believable_usage(usage: Usage | None, bounds: CallBounds, prompt: list[dict[str, Any]], answer: str) -> Usage:
-    """The provider's usage when it is within the call's bounds; otherwise an estimate from the text, marked."""
-    if usage is not None and (0 <= usage.prompt_tokens <= bounds.prompt_tokens
-                              and 0 <= usage.completion_tokens <= bounds.completion_tokens
-                              and 0 <= usage.cached_tokens <= usage.prompt_tokens):
-        return usage
-    return Usage(prompt_tokens=estimate_tokens(message_text(prompt)), completion_tokens=estimate_tokens(answer),
-                 estimated=True)
+def beyond_bounds(usage: Usage, bounds: CallBounds | None) -> bool:
+    """Whether a provider billed more than the call's bounds allowed: it is charged as billed, and flagged
+    (the bound was wrong, or the provider ignored the cap it was sent)."""
+    return bounds is not None and (usage.prompt_tokens > bounds.prompt_tokens
+                                   or usage.completion_tokens > bounds.completion_tokens)

@@ -26,6 +26,8 @@ class CallLine(Model):
     cache_write_tokens: int = 0
     reasoning_tokens: int = 0
     estimated: bool = False
+    beyond_bounds: bool = Field(default=False, description="the provider billed more than the call's bounds: "
+                                "charged as billed")
     price: Price | None = None
     cost_usd: float | None = None
     cost_note: str | None = None

@@ -15,10 +15,10 @@ from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
-from mixcore.costs.pricing import CallBounds, believable_usage, call_bounds, call_cost, catalog_price
+from mixcore.costs.pricing import CallBounds, beyond_bounds, call_bounds, call_cost, catalog_price
 from mixcore.costs.records import CallLine, CallOutcome
 from mixcore.errors import AllCandidatesFailed, InvalidRequest, MixcoreError, ModelNotFound
-from mixcore.mixes.parameters import fit_parameters, names_mixcore_choice
+from mixcore.mixes.parameters import fit_parameters, names_mixcore_choice, with_output_cap
 from mixcore.mixes.upstream import Candidate, RequestContext, Upstream
 from mixcore.observability import upstream_subsegment
 from mixcore.providers.errors import (
@@ -35,15 +35,19 @@ from mixcore.providers.errors import (
     UpstreamTimeout,
     client_safe,
 )
+from mixcore.providers.tokens import estimated_usage, unbounded_parts
 from mixcore.providers.types import Completion, StreamState, Usage
 
 # Below this much time left, a call could not even connect: the candidate is skipped, not called.
 MIN_ATTEMPT_SECONDS = 0.05
+# A budget lowers an output cap to what it can pay, but not below this: a shorter answer is rarely of use.
+MIN_USEFUL_ANSWER_TOKENS = 16
 
 
 def record_call(upstream: Upstream, ctx: RequestContext, candidate: Candidate, *, usage: Usage | None,
                 latency_ms: float, outcome: CallOutcome, error: str | None = None, layer: int = 0,
-                role: str = "answer", retries: int = 0) -> None:
+                role: str = "answer", retries: int = 0, bounds: CallBounds | None = None) -> None:
+    """One upstream call in the request's cost record, charged the usage its provider reported."""
     price, note = catalog_price(upstream.catalog.get(candidate.model_id))
     usage = usage or Usage()
     cost = call_cost(price, usage) if (usage.prompt_tokens or usage.completion_tokens) else 0.0
@@ -51,7 +55,8 @@ def record_call(upstream: Upstream, ctx: RequestContext, candidate: Candidate, *
                               outcome=outcome, error=error, prompt_tokens=usage.prompt_tokens,
                               completion_tokens=usage.completion_tokens, cached_tokens=usage.cached_tokens,
                               cache_write_tokens=usage.cache_write_tokens, reasoning_tokens=usage.reasoning_tokens,
-                              estimated=usage.estimated, price=price, cost_usd=cost,
+                              estimated=usage.estimated, beyond_bounds=beyond_bounds(usage, bounds),
+                              price=price, cost_usd=cost,
                               cost_note=note if cost is None else None, latency_ms=round(latency_ms, 2),
                               retries=retries))
 
@@ -76,14 +81,36 @@ def skip_reason(upstream: Upstream, ctx: RequestContext, candidate: Candidate) -
 
 
 async def hold_budget(upstream: Upstream, ctx: RequestContext, candidate: Candidate,
-                      params: dict[str, Any]) -> CallBounds:
-    """The call's bounds, with the most it can cost reserved against the key's budget (402 when no room)."""
+                      sent: dict[str, Any]) -> tuple[CallBounds, dict[str, Any]]:
+    """The call's bounds, with the most it can cost reserved against the key's budget, and the fields to send
+    (with exactly the output cap reserved). When the budget cannot pay the cap asked for (or the model's own),
+    the cap is lowered to what it can pay and the answer says so; below a useful answer, 402."""
     model = upstream.catalog.get(candidate.model_id)
-    bounds = call_bounds(params, model, upstream.settings.max_tokens_cap)
+    bounds = call_bounds(sent, model, upstream.settings.max_tokens_cap)
+    spending = ctx.spending
     price = model.price if model else None
-    if ctx.spending is not None and price is not None:
-        await ctx.spending.reserve(bounds.max_cost(price), candidate.model_id)
-    return bounds
+    if spending is None or price is None:
+        return bounds, sent
+    if kinds := unbounded_parts(sent):
+        raise InvalidRequest(f"A key with a budget cannot send {' or '.join(kinds)} parts: what a provider bills "
+                             "for them cannot be bounded before the call. Send the text, or use a key without a "
+                             "budget.", param="messages", code="unbounded_for_budget")
+    granted, committed = await spending.try_reserve(bounds.max_cost(price))
+    if not granted:
+        cap = bounds.affordable_cap(price, spending.budget_usd - committed)
+        useful = min(MIN_USEFUL_ANSWER_TOKENS, bounds.cap)
+        what = (f"a call to {candidate.model_id} with this prompt (up to {bounds.prompt_tokens} tokens) and "
+                f"{useful} answer tokens")
+        if cap < useful:
+            raise spending.refusal(bounds.with_cap(useful).max_cost(price), committed, what)
+        lowered = bounds.with_cap(cap)
+        granted, committed = await spending.try_reserve(lowered.max_cost(price))
+        if not granted:
+            raise spending.refusal(lowered.max_cost(price), committed, what)
+        ctx.budget_notes.append({"model": candidate.model_id, "max_tokens_asked": bounds.cap,
+                                 "max_tokens_sent": cap, "reason": "the key's remaining budget pays no more"})
+        bounds = lowered
+    return bounds, with_output_cap(sent, bounds.cap, candidate.rules)
 
 
 def callable_candidates(upstream: Upstream, ctx: RequestContext, candidates: list[Candidate],
@@ -144,12 +171,15 @@ def counts_against_provider(error: UpstreamError, *, stream: bool) -> bool:
 
 def attempt_failed(upstream: Upstream, ctx: RequestContext, candidate: Candidate, error: UpstreamError,
                    started: float, attempts: list[dict[str, Any]], *, sent: dict[str, Any], layer: int = 0,
-                   role: str = "answer", stream: bool = False) -> None:
+                   role: str = "answer", stream: bool = False, bounds: CallBounds | None = None) -> None:
     """Record a failed attempt; the client's own error ends the chain, a provider's counts toward a cool-down.
-    A 400 that names a field Mixcore chose (not the client) is Mixcore's mistake: the next candidate answers."""
+    A 400 that names a field Mixcore chose (not the client) is Mixcore's mistake: the next candidate answers. A
+    timed-out call is charged its prompt: the provider bills the generation it was cut from."""
     latency = (time.monotonic() - started) * 1000
-    record_call(upstream, ctx, candidate, usage=None, latency_ms=latency, outcome="error", error=error.kind,
-                layer=layer, role=role)
+    # A provider bills a generation it was running when the call was cut: at least the prompt it read.
+    billed = estimated_usage(sent, candidate.api_model, []) if isinstance(error, UpstreamTimeout) else None
+    record_call(upstream, ctx, candidate, usage=billed, latency_ms=latency, outcome="error", error=error.kind,
+                layer=layer, role=role, bounds=bounds)
     attempts.append({**candidate.describe(), "outcome": "error", "error": error.kind, "status": error.status,
                      "message": client_safe(error.message), "latency_ms": round(latency)})
     if isinstance(error, UpstreamBadRequest) and names_mixcore_choice(error.message, ctx.client_fields, sent):
@@ -191,7 +221,7 @@ async def complete_first(upstream: Upstream, ctx: RequestContext, candidates: li
     attempts = ctx.attempts if attempts is None else attempts
     errors: list[UpstreamError] = []
     for candidate, sent in callable_candidates(upstream, ctx, candidates, params, attempts, errors):
-        bounds = await hold_budget(upstream, ctx, candidate, sent)
+        bounds, sent = await hold_budget(upstream, ctx, candidate, sent)
         started = time.monotonic()
         try:
             async with upstream_subsegment(candidate.provider, candidate.model_id, role):
@@ -202,13 +232,13 @@ async def complete_first(upstream: Upstream, ctx: RequestContext, candidates: li
                                                                 upstream, ctx, attempt_timeout, candidate,
                                                                 last=candidate is candidates[-1]))
         except UpstreamError as error:
-            attempt_failed(upstream, ctx, candidate, error, started, attempts, sent=sent, layer=layer, role=role)
+            attempt_failed(upstream, ctx, candidate, error, started, attempts, sent=sent, layer=layer, role=role,
+                           bounds=bounds)
             errors.append(error)
             continue
         upstream.cooldowns.succeeded(candidate.provider, candidate.model_id)
-        usage = believable_usage(completion.usage, bounds, params.get("messages") or [], completion.text)
-        record_call(upstream, ctx, candidate, usage=usage, latency_ms=completion.latency_ms,
-                    outcome="ok", layer=layer, role=role, retries=completion.retries)
+        record_call(upstream, ctx, candidate, usage=completion.usage, latency_ms=completion.latency_ms,
+                    outcome="ok", layer=layer, role=role, retries=completion.retries, bounds=bounds)
         attempts.append({**candidate.describe(), "outcome": "ok", "latency_ms": round(completion.latency_ms)})
         return candidate, completion
     raise failure(errors, attempts, what)
@@ -223,15 +253,15 @@ class OpenStream:
     recorded: bool = False  # a replayed answer whose call is already in the cost record
     layer: int = 0
     role: str = "answer"
-    prompt: list[dict[str, Any]] = field(default_factory=list)  # to estimate usage when cut off
-    bounds: CallBounds | None = None  # the most the call can be billed for; usage beyond is not believed
+    sent: dict[str, Any] = field(default_factory=dict)  # what the provider received: to estimate usage when cut off
+    bounds: CallBounds | None = None  # the most the call could be billed for: usage beyond it is flagged
 
     def usage(self) -> Usage:
-        """What the call is billed for: the provider's usage when believable, else an estimate from the text."""
-        usage = self.state.usage
-        if self.bounds is None and usage is not None:
-            return usage
-        return believable_usage(usage, self.bounds or CallBounds(0, 0), self.prompt, self.state.text)
+        """What the call is billed for: the provider's usage, else (cut off before it came) an estimate from
+        everything sent and streamed."""
+        if self.state.usage is not None:
+            return self.state.usage
+        return estimated_usage(self.sent, self.candidate.api_model, self.state.output_parts)
 
 
 async def stream_first(upstream: Upstream, ctx: RequestContext, candidates: list[Candidate],
@@ -240,7 +270,7 @@ async def stream_first(upstream: Upstream, ctx: RequestContext, candidates: list
     """Open the first candidate stream that yields a chunk; the chunk is put back in front."""
     errors: list[UpstreamError] = []
     for candidate, sent in callable_candidates(upstream, ctx, candidates, params, ctx.attempts, errors):
-        bounds = await hold_budget(upstream, ctx, candidate, sent)
+        bounds, sent = await hold_budget(upstream, ctx, candidate, sent)
         state = StreamState()
         started = time.monotonic()
         chunks = upstream.client.stream(upstream.providers[candidate.provider], candidate.api_model, sent,
@@ -256,13 +286,13 @@ async def stream_first(upstream: Upstream, ctx: RequestContext, candidates: list
             first = None
         except UpstreamError as error:
             attempt_failed(upstream, ctx, candidate, error, started, ctx.attempts, sent=sent, layer=layer,
-                           role=role, stream=True)
+                           role=role, stream=True, bounds=bounds)
             errors.append(error)
             continue
         upstream.cooldowns.succeeded(candidate.provider, candidate.model_id)
         ctx.attempts.append({**candidate.describe(), "outcome": "ok"})
         return OpenStream(candidate, _prepend(first, chunks), state, started, layer=layer, role=role,
-                          prompt=params.get("messages") or [], bounds=bounds)
+                          sent=sent, bounds=bounds)
     raise failure(errors, ctx.attempts, what)
 
 

@@ -20,7 +20,8 @@ from mixcore.mixes.chain import OpenStream, complete_first, record_call, stream_
 from mixcore.mixes.definitions import CascadeMix, Member, MixDefinition, SynthesisMix, VoteMix
 from mixcore.mixes.plans import MemberResolver, Plan, Runner, StreamRunner
 from mixcore.mixes.upstream import Candidate, RequestContext, Upstream
-from mixcore.providers.types import Completion, StreamState, Usage, estimate_tokens, message_text
+from mixcore.providers.tokens import estimated_usage
+from mixcore.providers.types import Completion, StreamState, message_text
 from mixcore.schemas import ChatCompletionRequest
 
 # Together AI's Mixture-of-Agents aggregate-and-synthesise prompt (Wang et al., 2024).
@@ -153,8 +154,7 @@ async def cancel_and_record(upstream: Upstream, chosen: dict[int, list[Candidate
         candidates = chosen[id(member)]
         if not candidates:  # it never got as far as a call
             continue
-        prompt = estimate_tokens(message_text(params.get("messages") or []))
-        record_call(upstream, ctx, candidates[0], usage=Usage(prompt_tokens=prompt, estimated=True),
+        record_call(upstream, ctx, candidates[0], usage=estimated_usage(params, candidates[0].api_model, []),
                     latency_ms=(time.monotonic() - started) * 1000, outcome="cancelled", error=reason,
                     layer=layer, role=role)
     return cancelled

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import ValidationError
+
 from mixcore.costs.records import CallOutcome, CostRecord
 from mixcore.costs.sink import CostSink
 from mixcore.errors import InvalidRequest, MixcoreError
@@ -93,6 +95,8 @@ class Gateway:
         skipped = passed_over(plan.skipped, ids.index(answered) if answered in ids else None)
         if skipped:
             info["skipped"] = skipped
+        if ctx.budget_notes:
+            info["budget"] = ctx.budget_notes
         return info
 
     @staticmethod
@@ -113,6 +117,7 @@ class Gateway:
             headers["x-mix-id"] = plan.mix_id
         if model:
             headers["x-mix-model"] = model
+        headers.update(budget_headers(ctx))
         return headers
 
     def _begin(self, request: ChatCompletionRequest, ctx: RequestContext) -> tuple[Plan, dict[str, Any]]:
@@ -120,7 +125,18 @@ class Gateway:
         plan = self.registry.plan(request)
         client = request.upstream_params()
         ctx.client_fields = frozenset(client)
-        return plan, {**plan.defaults, **client}
+        if not plan.defaults:
+            return plan, client
+        # A mix's defaults pass the checks a client's fields pass: they are sent, and billed, the same way.
+        try:
+            merged = ChatCompletionRequest.model_validate({**request.model_dump(exclude_none=True),
+                                                           **{k: v for k, v in plan.defaults.items()
+                                                              if k not in client}})
+        except ValidationError as error:
+            raise InvalidRequest(f"The mix {plan.mix_id}'s defaults are not a valid request: "
+                                 f"{error.errors(include_url=False)[0]['msg']}", param="model") from error
+        self.check_limits(merged)
+        return plan, merged.upstream_params()
 
     async def complete(self, request: ChatCompletionRequest, ctx: RequestContext) -> ChatResult:
         started = time.monotonic()
@@ -164,7 +180,7 @@ class Gateway:
             self._record(ctx, plan, None, stream=True, status=499, started=started)
             raise
         include_usage = bool(request.stream_options and request.stream_options.include_usage)
-        headers = {"x-mix-model": opened.candidate.model_id}
+        headers = {"x-mix-model": opened.candidate.model_id, **budget_headers(ctx)}
         if plan.mix_id:
             headers["x-mix-id"] = plan.mix_id
         return StreamResult(lines=self._sse(plan, ctx, opened, include_usage, started), headers=headers)
@@ -183,11 +199,15 @@ class Gateway:
         model = opened.candidate.model_id
         created = int(time.time())
         error: UpstreamError | None = None
+        told = False
         try:
             async with aclosing(opened.chunks) as chunks:
                 async for chunk in chunks:
                     chunk.update(id=ctx.request_id, model=model, created=created, object="chat.completion.chunk")
                     chunk.pop("usage", None)
+                    if ctx.budget_notes and not told:  # the first chunk says when a budget lowered the cap
+                        chunk["mix"] = {"budget": ctx.budget_notes}
+                        told = True
                     yield sse(chunk)
         except UpstreamError as exc:
             error = exc
@@ -209,6 +229,13 @@ class Gateway:
 
 CALL_FIELDS_SHOWN = {"layer", "role", "provider", "model", "outcome", "error", "prompt_tokens", "completion_tokens",
                      "cost_usd", "latency_ms"}
+
+
+def budget_headers(ctx: RequestContext) -> dict[str, str]:
+    """`x-mix-max-tokens` when a budget lowered the output cap: the cap the answer had."""
+    if not ctx.budget_notes:
+        return {}
+    return {"x-mix-max-tokens": str(ctx.budget_notes[-1]["max_tokens_sent"])}
 
 
 def describe_calls(ctx: RequestContext) -> list[dict[str, Any]]:

@@ -13,22 +13,13 @@ import re
 from typing import Any
 
 from mixcore.catalog.models import ParameterRules
+from mixcore.costs.pricing import OUTPUT_CAPS, output_cap
 from mixcore.providers.errors import UnsupportedParameter
 
-OUTPUT_CAPS = ("max_completion_tokens", "max_tokens")  # the first one set is the cap (what a budget reserves)
 # Request fields a provider's 400 may name; one the client did not send was Mixcore's choice.
 CHOSEN_FIELDS = ("temperature", "top_p", "top_k", "presence_penalty", "frequency_penalty", "max_tokens",
                  "max_completion_tokens", "reasoning_effort", "stop", "seed", "logprobs", "top_logprobs",
                  "logit_bias", "n")
-
-
-def output_cap(params: dict[str, Any]) -> int | None:
-    """The output cap a request asks for: max_completion_tokens, else max_tokens."""
-    for name in OUTPUT_CAPS:
-        value = params.get(name)
-        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-            return value
-    return None
 
 
 def fit_parameters(params: dict[str, Any], rules: ParameterRules | None, client_fields: frozenset[str],
@@ -62,3 +53,10 @@ def names_mixcore_choice(message: str, client_fields: frozenset[str], sent: dict
     """Whether a provider's 400 names a field that was sent but that the client did not choose."""
     return any(name in sent and name not in client_fields and re.search(rf"\b{name}\b", message)
                for name in CHOSEN_FIELDS)
+
+
+def with_output_cap(params: dict[str, Any], cap: int, rules: ParameterRules | None) -> dict[str, Any]:
+    """The fields with exactly one output cap, `cap`, in the field the model honours."""
+    capped = {k: v for k, v in params.items() if k not in OUTPUT_CAPS}
+    capped[rules.output_cap if rules is not None else "max_tokens"] = cap
+    return capped

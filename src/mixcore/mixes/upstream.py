@@ -71,6 +71,7 @@ class RequestContext:
     spending: Spending | None = None  # the key's budget, when it has one
     catalog_version: str | None = None  # the live catalog when the request began (what priced its calls)
     client_fields: frozenset[str] = frozenset()  # the request fields the client sent (the rest are Mixcore's)
+    budget_notes: list[dict[str, Any]] = field(default_factory=list)  # output caps a budget lowered
 
     def may_not_call_unpriced(self) -> bool:
         return self.spending is not None and not self.spending.allow_unpriced

@@ -29,7 +29,8 @@ from mixcore.providers.errors import (
     parse_retry_after,
 )
 from mixcore.providers.openai_compat import OpenAIProtocol
-from mixcore.providers.types import Completion, StreamState, Usage, estimate_tokens, message_text
+from mixcore.providers.tokens import answer_texts, estimated_usage, message_output_texts
+from mixcore.providers.types import Completion, StreamState, Usage
 from mixcore.settings import Settings, get_settings
 
 # A provider's stream as OpenAI chat.completion.chunk objects; closing it closes the connection.
@@ -197,8 +198,7 @@ class ProviderClient:
                                    provider=provider.name, model=model)
         completion, usage = protocol.parse_completion(payload)
         if usage is None:
-            usage = Usage(prompt_tokens=estimate_tokens(message_text(params.get("messages") or [])),
-                          completion_tokens=estimate_tokens(_completion_text(completion)), estimated=True)
+            usage = estimated_usage(params, model, answer_texts(completion))
         return Completion(body=completion, usage=usage, latency_ms=(time.monotonic() - started) * 1000,
                           retries=retries)
 
@@ -231,8 +231,7 @@ class ProviderClient:
                     raise
                 state.retries += 1
         if state.usage is None:
-            state.usage = Usage(prompt_tokens=estimate_tokens(message_text(params.get("messages") or [])),
-                                completion_tokens=estimate_tokens(state.text), estimated=True)
+            state.usage = estimated_usage(params, model, state.output_parts)
 
     async def _stream_once(self, provider: ProviderConfig, model: str, url: str, headers: dict[str, str],
                            body: dict[str, Any], deadline: float, state: StreamState,
@@ -274,9 +273,11 @@ class ProviderClient:
                         data = data.replace(secret, "[redacted]")
                     for chunk in translator.feed(event.event, data):
                         for choice in chunk.get("choices", []):
-                            content = (choice.get("delta") or {}).get("content")
+                            delta = choice.get("delta") or {}
+                            content = delta.get("content")
                             if content:
                                 state.text_parts.append(content)
+                            state.output_parts.extend(message_output_texts(delta))
                             if choice.get("finish_reason"):
                                 state.finish_reason = choice["finish_reason"]
                         begun = True
@@ -301,8 +302,3 @@ def scrub(error: UpstreamError, provider: ProviderConfig, model: str) -> None:
     error.provider, error.model = provider.name, model
     error.scrub(provider.api_key or "")
 
-
-def _completion_text(completion: dict[str, Any]) -> str:
-    choices = completion.get("choices") or [{}]
-    content = (choices[0].get("message") or {}).get("content")
-    return content if isinstance(content, str) else ""

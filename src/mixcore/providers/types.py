@@ -61,6 +61,7 @@ class StreamState:
 
     usage: Usage | None = None
     text_parts: list[str] = field(default_factory=list)
+    output_parts: list[str] = field(default_factory=list)  # all a provider bills as output: every choice, tool calls
     finish_reason: str | None = None
     retries: int = 0
 

@@ -35,17 +35,27 @@ class UsageStore(Protocol):
         """Atomically add to a key's counters for a period; the new totals."""
         ...
 
-    def reserve_spend(self, key_id: str, period: str, amount_usd: float, budget_usd: float) -> tuple[bool, float]:
+    def reserve_spend(self, key_id: str, period: str, amount_usd: float, budget_usd: float, *,
+                      hold: str | None = None, hold_until: int = 0) -> tuple[bool, float]:
         """Atomically add `amount_usd` to the period's committed money unless that would pass the budget.
 
-        Committed money is what was spent plus what requests in flight hold. Returns whether the
-        reservation was granted, and the committed total (after it if granted, as found if not).
+        Committed money is what was spent plus what requests in flight hold. With `hold` (a request id) the
+        amount is also kept on that request's hold, released by `release_expired_holds` after `hold_until`
+        (epoch seconds) if the request never settles. Returns whether the reservation was granted, and the
+        committed total (after it if granted, as found if not).
         """
         ...
 
     def settle_spend(self, key_id: str, period: str, *, reserved_usd: float, cost_usd: float,
-                     requests: int = 1) -> None:
-        """Swap a request's reservation for what its calls cost: committed += cost - reserved, spent += cost."""
+                     requests: int = 1, hold: str | None = None, now: int = 0) -> bool:
+        """Swap a request's reservation for what its calls cost: committed += cost - reserved, spent += cost.
+
+        With `hold`, exactly once: a repeated settle of the same hold changes nothing and returns False; the
+        settle of a hold already released adds the cost alone (its reservation was given back)."""
+        ...
+
+    def release_expired_holds(self, key_id: str, period: str, now: int) -> float:
+        """Give back the money of every hold past its `hold_until` that was never settled; how much."""
         ...
 
 

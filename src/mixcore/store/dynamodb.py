@@ -9,6 +9,7 @@ Key schema (table `MIXCORE_TABLE_NAME`, partition key `pk`, sort key `sk`, TTL o
 | ranking snapshot          | `RANKING#<source>#<category>`   | `<fetched_at>#<hash[:12]>` |
 | mix definition            | `MIX`                           | mix id                     |
 | usage counter             | `USAGE#<key_id>`                | `MONTH#YYYY-MM`/`MINUTE#…` |
+| a request's hold on it    | `USAGE#<key_id>`                | `HOLD#MONTH#YYYY-MM#<id>`  |
 | live catalog, overrides   | `CATALOG`                       | `STATE` / `OVERRIDES`      |
 | catalog version (history) | `CATALOG#VERSION`               | version (`YYYYMMDD-hash`)  |
 | last good price table     | `PRICES`                        | source                     |
@@ -30,6 +31,9 @@ from botocore.exceptions import ClientError
 
 from mixcore.auth.keys import ClientKey
 
+# A request's hold item stays this long after it ends or expires (DynamoDB's TTL then deletes it): long past
+# any retry of its settle, and past a month's end for a hold nobody released.
+HOLD_KEPT_SECONDS = 35 * 24 * 3600
 _BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5)
 
 
@@ -169,31 +173,112 @@ class DynamoStore:
     def _usage_key(key_id: str, period: str) -> dict[str, Any]:
         return {"pk": {"S": f"USAGE#{key_id}"}, "sk": {"S": period}}
 
-    def reserve_spend(self, key_id: str, period: str, amount_usd: float, budget_usd: float) -> tuple[bool, float]:
-        """One conditional update: DynamoDB cannot add attributes in a condition, so the room is computed here."""
+    def reserve_spend(self, key_id: str, period: str, amount_usd: float, budget_usd: float, *,
+                      hold: str | None = None, hold_until: int = 0) -> tuple[bool, float]:
+        """One conditional update (in one transaction with the request's hold item when `hold` names it):
+        DynamoDB cannot add attributes in a condition, so the room is computed here."""
         if amount_usd > budget_usd:
             return False, self.add_usage(key_id, period).get("committed_usd", 0.0)
+        names = {"#m": "committed_usd"}
+        values = {":a": {"N": _number(amount_usd)}, ":room": {"N": _number(budget_usd - amount_usd)}}
+        update: dict[str, Any] = {"TableName": self.table, "Key": self._usage_key(key_id, period),
+                                  "UpdateExpression": "ADD #m :a",
+                  "ConditionExpression": "attribute_not_exists(#m) OR #m <= :room",
+                  "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}
         try:
-            result = self.client.update_item(
-                TableName=self.table, Key=self._usage_key(key_id, period), UpdateExpression="ADD #m :a",
-                ConditionExpression="attribute_not_exists(#m) OR #m <= :room",
-                ExpressionAttributeNames={"#m": "committed_usd"},
-                ExpressionAttributeValues={":a": {"N": _number(amount_usd)},
-                                           ":room": {"N": _number(budget_usd - amount_usd)}},
-                ReturnValues="ALL_NEW")
+            if hold is None:
+                result = self.client.update_item(**update, ReturnValues="ALL_NEW")
+                return True, _counters(result["Attributes"])["committed_usd"]
+            self.client.transact_write_items(TransactItems=[
+                {"Update": update},
+                {"Update": {"TableName": self.table, "Key": self._hold_key(key_id, period, hold),
+                            "UpdateExpression": "ADD #h :a SET #u = :u, #e = :e",
+                            "ExpressionAttributeNames": {"#h": "held_usd", "#u": "hold_until", "#e": "expires_at"},
+                            "ExpressionAttributeValues": {":a": values[":a"], ":u": {"N": str(hold_until)},
+                                                          ":e": {"N": str(hold_until + HOLD_KEPT_SECONDS)}}}}])
         except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+            if not _condition_failed(error):
                 raise
             return False, self.add_usage(key_id, period).get("committed_usd", 0.0)
-        return True, _counters(result["Attributes"])["committed_usd"]
+        found = self.client.get_item(TableName=self.table, Key=self._usage_key(key_id, period), ConsistentRead=True)
+        return True, _counters(found.get("Item") or {})["committed_usd"]
+
+    @staticmethod
+    def _hold_key(key_id: str, period: str, hold: str) -> dict[str, Any]:
+        return {"pk": {"S": f"USAGE#{key_id}"}, "sk": {"S": f"HOLD#{period}#{hold}"}}
 
     def settle_spend(self, key_id: str, period: str, *, reserved_usd: float, cost_usd: float,
-                     requests: int = 1) -> None:
-        self.client.update_item(
-            TableName=self.table, Key=self._usage_key(key_id, period), UpdateExpression="ADD #m :d, #c :c, #r :r",
-            ExpressionAttributeNames={"#m": "committed_usd", "#c": "cost_usd", "#r": "requests"},
-            ExpressionAttributeValues={":d": {"N": _number(cost_usd - reserved_usd)}, ":c": {"N": _number(cost_usd)},
-                                       ":r": {"N": str(requests)}})
+                     requests: int = 1, hold: str | None = None, now: int = 0) -> bool:
+        month_update: dict[str, Any] = {"TableName": self.table, "Key": self._usage_key(key_id, period),
+                        "UpdateExpression": "ADD #m :d, #c :c, #r :r",
+                        "ExpressionAttributeNames": {"#m": "committed_usd", "#c": "cost_usd", "#r": "requests"},
+                        "ExpressionAttributeValues": {":d": {"N": _number(cost_usd - reserved_usd)},
+                                                      ":c": {"N": _number(cost_usd)}, ":r": {"N": str(requests)}}}
+        if hold is None:
+            self.client.update_item(**month_update)
+            return True
+        # The hold is marked settled in the same transaction: a retry (boto's or ours) finds it settled and
+        # changes nothing. A hold already released (it outlived its time) gave its money back: the cost alone
+        # is added then.
+        mark = {"TableName": self.table, "Key": self._hold_key(key_id, period, hold),
+                "UpdateExpression": "SET #s = :now, #e = :keep",
+                "ExpressionAttributeNames": {"#s": "settled_at", "#e": "expires_at", "#x": "released_at"},
+                "ExpressionAttributeValues": {":now": {"N": str(now)}, ":keep": {"N": str(now + HOLD_KEPT_SECONDS)}}}
+        try:
+            self.client.transact_write_items(TransactItems=[
+                {"Update": {**mark, "ConditionExpression": "attribute_not_exists(#s) AND attribute_not_exists(#x)"}},
+                {"Update": month_update}])
+            return True
+        except ClientError as error:
+            if not _condition_failed(error):
+                raise
+        month_update["ExpressionAttributeValues"][":d"] = {"N": _number(cost_usd)}
+        try:
+            self.client.transact_write_items(TransactItems=[
+                {"Update": {**mark, "ConditionExpression": "attribute_not_exists(#s) AND attribute_exists(#x)"}},
+                {"Update": month_update}])
+            return True
+        except ClientError as error:
+            if not _condition_failed(error):
+                raise
+        return False
+
+    def release_expired_holds(self, key_id: str, period: str, now: int) -> float:
+        found = self.client.query(
+            TableName=self.table, KeyConditionExpression="pk = :pk AND begins_with(sk, :hold)",
+            FilterExpression="#u < :now AND attribute_not_exists(#s) AND attribute_not_exists(#x)",
+            ExpressionAttributeNames={"#u": "hold_until", "#s": "settled_at", "#x": "released_at"},
+            ExpressionAttributeValues={":pk": {"S": f"USAGE#{key_id}"}, ":hold": {"S": f"HOLD#{period}#"},
+                                       ":now": {"N": str(now)}})
+        released = 0.0
+        for item in found.get("Items", []):
+            held = float(item.get("held_usd", {}).get("N", "0"))
+            try:
+                self.client.transact_write_items(TransactItems=[
+                    {"Update": {"TableName": self.table, "Key": {"pk": item["pk"], "sk": item["sk"]},
+                                "UpdateExpression": "SET #x = :now",
+                                "ConditionExpression": "attribute_not_exists(#s) AND attribute_not_exists(#x)",
+                                "ExpressionAttributeNames": {"#s": "settled_at", "#x": "released_at"},
+                                "ExpressionAttributeValues": {":now": {"N": str(now)}}}},
+                    {"Update": {"TableName": self.table, "Key": self._usage_key(key_id, period),
+                                "UpdateExpression": "ADD #m :d", "ExpressionAttributeNames": {"#m": "committed_usd"},
+                                "ExpressionAttributeValues": {":d": {"N": _number(-held)}}}}])
+            except ClientError as error:
+                if not _condition_failed(error):
+                    raise
+                continue  # settled or released meanwhile
+            released += held
+        return released
+
+
+def _condition_failed(error: ClientError) -> bool:
+    """A conditional write refused (alone, or as part of a cancelled transaction)."""
+    code = error.response.get("Error", {}).get("Code")
+    if code == "ConditionalCheckFailedException":
+        return True
+    reasons = error.response.get("CancellationReasons") or []
+    return code == "TransactionCanceledException" and any(
+        r.get("Code") == "ConditionalCheckFailed" for r in reasons)
 
 
 def _number(value: float) -> str:

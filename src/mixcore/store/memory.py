@@ -16,6 +16,7 @@ class MemoryStore:
         self.snapshots: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.mixes: dict[str, dict[str, Any]] = {}
         self.usage: dict[tuple[str, str], dict[str, float]] = {}
+        self.holds: dict[tuple[str, str, str], dict[str, float]] = {}  # (key, period, request id) → its hold
         self.catalog: dict[str, dict[str, Any]] = {}
         self.catalog_versions: dict[str, tuple[dict[str, Any], bytes]] = {}
         self.price_tables: dict[str, tuple[dict[str, Any], bytes]] = {}
@@ -98,18 +99,40 @@ class MemoryStore:
     def _counter(self, key_id: str, period: str) -> dict[str, float]:
         return self.usage.setdefault((key_id, period), {"requests": 0.0, "cost_usd": 0.0, "committed_usd": 0.0})
 
-    def reserve_spend(self, key_id: str, period: str, amount_usd: float, budget_usd: float) -> tuple[bool, float]:
+    def reserve_spend(self, key_id: str, period: str, amount_usd: float, budget_usd: float, *,
+                      hold: str | None = None, hold_until: int = 0) -> tuple[bool, float]:
         with self._lock:
             counter = self._counter(key_id, period)
             if amount_usd > budget_usd or counter["committed_usd"] > budget_usd - amount_usd:
                 return False, counter["committed_usd"]
             counter["committed_usd"] += amount_usd
+            if hold is not None:
+                item = self.holds.setdefault((key_id, period, hold), {"held_usd": 0.0})
+                item["held_usd"] += amount_usd
+                item["hold_until"] = hold_until
             return True, counter["committed_usd"]
 
     def settle_spend(self, key_id: str, period: str, *, reserved_usd: float, cost_usd: float,
-                     requests: int = 1) -> None:
+                     requests: int = 1, hold: str | None = None, now: int = 0) -> bool:
         with self._lock:
             counter = self._counter(key_id, period)
-            counter["committed_usd"] += cost_usd - reserved_usd
+            item = self.holds.setdefault((key_id, period, hold), {"held_usd": 0.0}) if hold is not None else {}
+            if "settled_at" in item:
+                return False
+            item["settled_at"] = now
+            # A hold already released gave its money back: only the cost is added.
+            counter["committed_usd"] += cost_usd - (0.0 if "released_at" in item else reserved_usd)
             counter["cost_usd"] += cost_usd
             counter["requests"] += requests
+            return True
+
+    def release_expired_holds(self, key_id: str, period: str, now: int) -> float:
+        released = 0.0
+        with self._lock:
+            for (key, month, _), item in self.holds.items():
+                if (key, month) == (key_id, period) and item.get("hold_until", now) < now and not (
+                        "settled_at" in item or "released_at" in item):
+                    item["released_at"] = now
+                    self._counter(key_id, period)["committed_usd"] -= item["held_usd"]
+                    released += item["held_usd"]
+        return released

@@ -29,11 +29,26 @@ class SlowSettleStore(MemoryStore):
         super().__init__()
         self.events = events
 
-    def settle_spend(self, key_id: str, period: str, *, reserved_usd: float, cost_usd: float,
-                     requests: int = 1) -> None:
+    def settle_spend(self, key_id: str, period: str, **settle: Any) -> bool:
         time.sleep(SETTLE_SECONDS)
-        super().settle_spend(key_id, period, reserved_usd=reserved_usd, cost_usd=cost_usd, requests=requests)
+        counted = super().settle_spend(key_id, period, **settle)
         self.events.append("spend written")
+        return counted
+
+
+class LostAnswerStore(MemoryStore):
+    """A store whose first settle is written but whose answer is lost (boto then raises): the write is retried."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tries = 0
+
+    def settle_spend(self, key_id: str, period: str, **settle: Any) -> bool:
+        self.tries += 1
+        counted = super().settle_spend(key_id, period, **settle)
+        if self.tries == 1:
+            raise ConnectionError("read timeout on the answer to a write that happened")
+        return counted
 
 
 class NotingSink(MemorySink):
@@ -103,3 +118,41 @@ async def test_an_answer_sent_to_the_end_writes_the_spend_once_then_delivers_onc
     assert events == ["spend written", "costs delivered"]
     assert b"".join(m.get("body", b"") for m in sent[1:]) == b"data: [DONE]\n\n"
     assert sent[-1].get("more_body", False) is False
+
+
+@pytest.mark.anyio
+async def test_the_client_has_the_last_byte_before_the_spend_is_written_and_the_response_ends_after(
+        events: list[str]) -> None:
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        if message.get("body"):
+            events.append("last byte sent")
+        elif message["type"] == "http.response.body" and not message.get("more_body", False):
+            events.append("response ended")
+
+    await RequestLifecycle(answer)(budgeted_scope(), receive, send)
+    assert events == ["last byte sent", "spend written", "costs delivered", "response ended"]
+
+
+@pytest.mark.anyio
+async def test_a_settle_whose_answer_was_lost_is_retried_and_counts_once(gateway: Gateway) -> None:
+    store = LostAnswerStore()
+    container.set_store(store)
+    container.set_cost_sink(MemorySink())
+    container.set_gateway(gateway)
+    try:
+        async def receive() -> Message:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: Message) -> None:
+            return None
+
+        await RequestLifecycle(answer)(budgeted_scope(), receive, send)
+    finally:
+        container.set_store(None)
+        container.set_cost_sink(None)
+        container.set_gateway(None)
+    assert store.tries == 2
+    assert [c["requests"] for c in store.usage.values()] == [1]

@@ -190,7 +190,7 @@ def test_rate_limit_and_budget() -> None:
         check_before_call(store, "key_a", monthly_budget_usd=None, requests_per_minute=3)
     check_before_call(store, "key_b", monthly_budget_usd=1.0, requests_per_minute=None)
     spending = Spending(store, "key_b", 1.0)
-    asyncio.run(spending.reserve(0.9, "openai/gpt-4o"))
+    assert asyncio.run(spending.try_reserve(0.9)) == (True, 0.9)
     spending.settle(1.0)  # the real cost may pass the estimate by rounding; the counter says what was spent
     with pytest.raises(BudgetExceeded) as over:
         check_before_call(store, "key_b", monthly_budget_usd=1.0, requests_per_minute=None)
@@ -200,10 +200,10 @@ def test_rate_limit_and_budget() -> None:
 def test_a_refused_reservation_names_the_money_without_rounding_it_away() -> None:
     store = MemoryStore()
     spending = Spending(store, "key_c", 0.0001)
-    with pytest.raises(BudgetExceeded) as refused:
-        asyncio.run(spending.reserve(0.0005, "openai/gpt-4o"))
-    assert "$0.0001;" in refused.value.message and "up to $0.0005" in refused.value.message
-    assert refused.value.to_body()["error"]["budget_usd"] == 0.0001
+    assert asyncio.run(spending.try_reserve(0.0005)) == (False, 0.0)
+    refused = spending.refusal(0.0005, 0.0, "a call to openai/gpt-4o")
+    assert "$0.0001;" in refused.message and "up to $0.0005" in refused.message
+    assert refused.to_body()["error"]["budget_usd"] == 0.0001
     assert (usd(0.0001), usd(12.5), usd(0), usd(1e-12)) == ("$0.0001", "$12.50", "$0", "$0.00000001")
 
 

@@ -9,15 +9,15 @@ from typing import Any
 import pytest
 
 from mixcore.catalog.models import CatalogModel, LongContextPrice, Price, ReasoningSettings
-from mixcore.costs.pricing import (
-    PROMPT_SLACK_TOKENS,
-    TOKENS_PER_MEDIA_PART,
+from mixcore.costs.pricing import CallBounds, beyond_bounds, call_bounds, call_cost
+from mixcore.providers.tokens import (
+    REQUEST_OVERHEAD_TOKENS,
+    TOKENS_PER_IMAGE,
     TOKENS_PER_MESSAGE,
-    CallBounds,
-    believable_usage,
-    call_bounds,
-    call_cost,
-    prompt_token_bound,
+    TOOLS_OVERHEAD_TOKENS,
+    request_token_bound,
+    text_token_bound,
+    value_token_bound,
 )
 from mixcore.providers.types import Usage
 
@@ -59,27 +59,26 @@ def test_the_most_a_call_can_cost_uses_the_highest_rate_of_each_side() -> None:
         (1_000 * 1.0 + 100 * 4.0) / 1e6)
 
 
-def text_bytes(text: str) -> int:
-    return len(text.encode("utf-8"))
-
-
-def test_the_prompt_bound_counts_every_byte_message_part_and_forwarded_field() -> None:
+def test_the_prompt_bound_counts_every_message_part_and_every_forwarded_field() -> None:
     tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]
+    functions = [{"name": "lookup", "parameters": {"type": "object", "properties": {"q": {"type": "string"}}}}]
     params: dict[str, Any] = {
+        "model": "m", "temperature": 0.2, "max_tokens": 5,  # settings, not prompt
         "messages": [
-            {"role": "system", "content": "héllo"},  # 6 UTF-8 bytes
+            {"role": "system", "content": "héllo"},
             {"role": "user", "content": [{"type": "text", "text": "abc"}, {"type": "image_url",
                                                                             "image_url": {"url": "x"}}]},
             {"role": "assistant", "content": "ok", "name": "bot"},
         ],
-        "tools": tools,
+        "tools": tools, "functions": functions, "response_format": {"type": "json_object"},
     }
-    import json
-
-    extra = text_bytes(json.dumps({"name": "bot"}, ensure_ascii=False))
-    expected = (PROMPT_SLACK_TOKENS + 3 * TOKENS_PER_MESSAGE + 6 + 3 + TOKENS_PER_MEDIA_PART + 2 + extra
-                + text_bytes(json.dumps(tools, ensure_ascii=False)))
-    assert prompt_token_bound(params) == expected
+    counted = sum(text_token_bound(name) + value_token_bound(params[name])
+                  for name in ("messages", "tools", "functions", "response_format"))
+    assert request_token_bound(params) == (REQUEST_OVERHEAD_TOKENS + 3 * TOKENS_PER_MESSAGE + TOOLS_OVERHEAD_TOKENS
+                                           + counted)
+    # The image part counts what its providers document, whatever its URL says; a function's schema counts.
+    assert value_token_bound({"type": "image_url", "image_url": {"url": "x" * 10_000}}) == TOKENS_PER_IMAGE
+    assert request_token_bound({**params, "functions": functions * 100}) > request_token_bound(params) + 99 * 20
 
 
 def model(max_output: int | None = 8_000, budget: int | None = None) -> CatalogModel:
@@ -100,29 +99,27 @@ def test_the_output_bound_is_the_cap_asked_for_times_the_choices_plus_a_thinking
 
 
 BOUNDS = CallBounds(prompt_tokens=1_000, completion_tokens=100)
-PROMPT = [{"role": "user", "content": "word " * 40}]
 
 
-@pytest.mark.parametrize("usage", [
-    Usage(prompt_tokens=1_000, completion_tokens=100),
-    Usage(prompt_tokens=0, completion_tokens=0),
-    Usage(prompt_tokens=500, completion_tokens=50, cached_tokens=500),
+@pytest.mark.parametrize(("usage", "beyond"), [
+    (Usage(prompt_tokens=1_000, completion_tokens=100), False),
+    (Usage(prompt_tokens=0, completion_tokens=0), False),
+    (Usage(prompt_tokens=1_001, completion_tokens=10), True),  # more prompt than the bound said
+    (Usage(prompt_tokens=10, completion_tokens=101), True),  # more answer than the cap sent
 ])
-def test_usage_within_the_calls_bounds_is_believed(usage: Usage) -> None:
-    assert believable_usage(usage, BOUNDS, PROMPT, "answer") is usage
+def test_usage_beyond_the_calls_bounds_is_flagged_and_still_billed_as_reported(usage: Usage, beyond: bool) -> None:
+    assert beyond_bounds(usage, BOUNDS) is beyond
+    assert call_cost(PLAIN, usage) == pytest.approx((usage.prompt_tokens * 1.0 + usage.completion_tokens * 4.0)
+                                                    / 1e6)
 
 
-@pytest.mark.parametrize("usage", [
-    Usage(prompt_tokens=1_001, completion_tokens=10),  # more prompt than the request could hold
-    Usage(prompt_tokens=10, completion_tokens=101),  # more answer than the cap allowed
-    Usage(prompt_tokens=-1, completion_tokens=10),
-    Usage(prompt_tokens=10, completion_tokens=-1),
-    Usage(prompt_tokens=100, completion_tokens=10, cached_tokens=101),  # more cached than the prompt
-    None,
-])
-def test_usage_beyond_the_bounds_or_missing_is_estimated_and_marked(usage: Usage | None) -> None:
-    believed = believable_usage(usage, BOUNDS, PROMPT, "answer")
-    assert believed.estimated and believed is not usage
+def test_the_cap_a_budget_can_pay_leaves_room_for_the_prompt_and_every_choice() -> None:
+    # 1,000 prompt tokens at $1/1M = $0.001; each answer token at $4/1M, for 2 choices: $0.000008 a cap token.
+    bounds = CallBounds(prompt_tokens=1_000, completion_tokens=2 * 500, cap=500, choices=2)
+    assert bounds.affordable_cap(PLAIN, 0.001 + 0.000008 * 120) == 120
+    assert bounds.affordable_cap(PLAIN, 1.0) == 500  # never above the cap asked for
+    assert bounds.affordable_cap(PLAIN, 0.0005) < 0  # not even the prompt
+    assert bounds.with_cap(120).completion_tokens == 240
 
 
 def test_a_request_for_no_choices_is_bounded_as_one() -> None:

@@ -125,6 +125,39 @@ def test_settling_swaps_the_reservation_for_the_real_cost(store: Store) -> None:
     assert store.reserve_spend("key_a", "MONTH#2026-11", 0.875, 1.0) == (True, 1.0)
 
 
+def test_a_held_reservation_settles_exactly_once_however_often_it_is_retried(store: Store) -> None:
+    month = "MONTH#2026-11"
+    for _ in range(2):  # two calls of one request: $0.5 held on its hold
+        assert store.reserve_spend("key_a", month, 0.25, 1.0, hold="req-1", hold_until=2_000)[0] is True
+    assert store.settle_spend("key_a", month, reserved_usd=0.5, cost_usd=0.125, hold="req-1", now=1_000) is True
+    for _ in range(4):  # boto retrying a write whose answer was lost
+        assert store.settle_spend("key_a", month, reserved_usd=0.5, cost_usd=0.125, hold="req-1", now=1_001) is False
+    assert store.add_usage("key_a", month) == {"requests": 1.0, "cost_usd": 0.125, "committed_usd": 0.125}
+    # A settled hold is never released again, whatever its time.
+    assert store.release_expired_holds("key_a", month, now=9_999) == 0.0
+    assert store.add_usage("key_a", month)["committed_usd"] == pytest.approx(0.125)
+
+
+def test_a_hold_never_settled_is_given_back_after_its_time_and_a_late_settle_adds_only_the_cost(store: Store) -> None:
+    month = "MONTH#2026-11"
+    assert store.reserve_spend("key_a", month, 0.75, 1.0, hold="crashed", hold_until=2_000)[0] is True
+    assert store.reserve_spend("key_a", month, 0.5, 1.0, hold="next", hold_until=2_000)[0] is False
+    assert store.release_expired_holds("key_a", month, now=1_999) == 0.0  # not yet: its request may still run
+    assert store.release_expired_holds("key_a", month, now=2_001) == pytest.approx(0.75)
+    assert store.release_expired_holds("key_a", month, now=2_002) == 0.0  # once
+    assert store.add_usage("key_a", month)["committed_usd"] == pytest.approx(0.0)
+    # Its settle, if it ever comes, counts what was spent without giving the hold back twice.
+    assert store.settle_spend("key_a", month, reserved_usd=0.75, cost_usd=0.25, hold="crashed", now=2_003) is True
+    assert store.add_usage("key_a", month) == {"requests": 1.0, "cost_usd": 0.25, "committed_usd": 0.25}
+
+
+def test_a_request_that_reserved_nothing_still_settles_once(store: Store) -> None:
+    month = "MONTH#2026-11"
+    assert store.settle_spend("key_a", month, reserved_usd=0.0, cost_usd=0.0, hold="free", now=1) is True
+    assert store.settle_spend("key_a", month, reserved_usd=0.0, cost_usd=0.0, hold="free", now=2) is False
+    assert store.add_usage("key_a", month)["requests"] == 1.0
+
+
 def test_catalog_versions_state_overrides_and_price_tables(store: Store) -> None:
     assert store.catalog_head() == {"state": None, "overrides": None}
     body = gzip.compress(b'{"models": []}' * 2000)  # binary, as the catalog's gzip JSON is
