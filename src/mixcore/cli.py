@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import contextlib
 import json
 import os
@@ -249,6 +250,8 @@ def cmd_catalog(args: argparse.Namespace) -> int:
     from mixcore.catalog.live import apply_overrides, live_file, stored_overrides
 
     store = _store()
+    if args.action == "accept":
+        return accept_prices(store, args.source)
     head = store.catalog_head()
     current = stored_overrides(head)
     if args.action == "show":
@@ -264,6 +267,8 @@ def cmd_catalog(args: argparse.Namespace) -> int:
         history = store.catalog_history(10)
         if history:
             _print_table(history, ["version", "built_at", "models"])
+        for source, moves in sorted((state.get("refused_prices") or {}).items()):
+            print(f"  {source}: {len(moves)} price move(s) refused, unconfirmed (mixcore catalog accept {source})")
         runs = {k: n for k, n in (state.get("leader_unmapped_runs") or {}).items() if n}
         for key, count in sorted(runs.items()):
             print(f"  {key}: #1 unmapped for {count} refresh(es)")
@@ -292,6 +297,27 @@ def cmd_catalog(args: argparse.Namespace) -> int:
     print(f"Stored the catalog overrides ({len(merged.aliases)} aliases, {len(merged.unmapped)} unmapped, "
           f"{len(merged.exclude)} excluded, {len(merged.prices)} prices, {len(merged.models)} models). Running "
           "containers use them within MIXCORE_CACHE_TTL_SECONDS (60 s by default).")
+    return 0
+
+
+def accept_prices(store: Any, source: str | None) -> int:
+    """`mixcore catalog accept SOURCE`: print the refused price moves, accept them, rebuild the catalog."""
+    from mixcore.catalog.prices import PRICE_SOURCES
+    from mixcore.catalog.refresh import accept_refused
+    from mixcore.leaderboards.service import refresh_prices
+
+    if source not in PRICE_SOURCES:
+        print(f"mixcore catalog accept: name a price source: {', '.join(PRICE_SOURCES)}", file=sys.stderr)
+        return 2
+    moves = accept_refused(store, source)
+    if not moves:
+        print(f"No price moves from {source} are waiting: nothing to accept.")
+        return 0
+    for move in moves:
+        print(f"  {move['model']}: {'; '.join(move['rates'])}")
+    report = asyncio.run(refresh_prices(store, None, fetch=False))
+    print(f"Accepted {len(moves)} price move(s) from {source}; they are the new anchors. Catalog version "
+          f"{report.version}; running containers follow within MIXCORE_CACHE_TTL_SECONDS.")
     return 0
 
 
@@ -410,9 +436,11 @@ def build_parser() -> argparse.ArgumentParser:
     costs.add_argument("--bucket", help="the cost bucket (default: MIXCORE_COST_BUCKET_NAME)")
     costs.set_defaults(func=cmd_costs)
 
-    catalog = sub.add_parser("catalog", help="show the live model catalog, add operator overrides, or rebuild "
-                                             "the packaged one")
-    catalog.add_argument("action", choices=["show", "put", "build"], nargs="?", default="show")
+    catalog = sub.add_parser("catalog", help="show the live model catalog, add operator overrides, accept refused "
+                                             "price moves, or rebuild the packaged one")
+    catalog.add_argument("action", choices=["show", "put", "build", "accept"], nargs="?", default="show")
+    catalog.add_argument("source", nargs="?", help="with accept: the price source whose refused moves to accept "
+                                                   "(litellm, openrouter, models.dev)")
     catalog.add_argument("--file", help="with put: overrides JSON ({aliases, unmapped, exclude, prices, models})")
     catalog.add_argument("--alias", action="append", metavar="NAME=ID", help="with put: a leaderboard name → model")
     catalog.add_argument("--unmapped", action="append", metavar="NAME=REASON",

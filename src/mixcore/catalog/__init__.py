@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fnmatch
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -30,7 +32,8 @@ class Catalog:
 
     @classmethod
     def from_file(cls, data: CatalogFile) -> Catalog:
-        catalog = cls(models={m.id: m for m in data.models},
+        free = free_models()
+        catalog = cls(models={m.id: unpriced_if_wrongly_free(m, free) for m in data.models},
                       unmapped={normalise_name(u.name): u.reason for u in data.unmapped}, version=data.version)
         # A leaderboard name attached by the build wins over another model's own API id spelled the same way
         # ('DeepSeek-V3' is the 2024-12 model wherever a provider's `deepseek-v3` now points).
@@ -67,6 +70,28 @@ class Catalog:
 
     def by_provider(self, provider: str) -> list[CatalogModel]:
         return [m for m in self.models.values() if m.provider == provider]
+
+
+@lru_cache(maxsize=1)
+def free_models() -> dict[str, str]:
+    """data/free_models.json: pattern of catalog ids → the provider's word that they are free."""
+    text = resources.files("mixcore.catalog").joinpath("data/free_models.json").read_text()
+    return dict(json.loads(text)["free"])
+
+
+def free_at_provider(model_id: str, free: Mapping[str, str] | None = None) -> bool:
+    return any(fnmatch.fnmatchcase(model_id, pattern) for pattern in (free if free is not None else free_models()))
+
+
+def unpriced_if_wrongly_free(model: CatalogModel, free: Mapping[str, str]) -> CatalogModel:
+    """A model priced $0 in and out that its provider does not serve free is unpriced: a paid model listed at $0
+    is a price-table error, and calling it on a budget would count nothing."""
+    price = model.price
+    if price is None or price.input or price.output or free_at_provider(model.id, free):
+        return model
+    return model.model_copy(update={"price": None, "price_source": "",
+                                    "unpriced": "listed at $0 but not free at its provider (catalog/data/"
+                                                "free_models.json)"})
 
 
 @lru_cache(maxsize=1)

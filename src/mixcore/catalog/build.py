@@ -104,6 +104,15 @@ def price_from_litellm(raw: dict[str, Any]) -> Price | None:
                  reasoning_output=_per_token(raw, "output_cost_per_reasoning_token"), long_context=long_context)
 
 
+def price_from_openrouter(pricing: dict[str, Any]) -> Price | None:
+    if non_negative(pricing.get("prompt")) is None or non_negative(pricing.get("completion")) is None:
+        return None
+    return Price(input=_per_token(pricing, "prompt") or 0.0, output=_per_token(pricing, "completion") or 0.0,
+                 cached_input=_per_token(pricing, "input_cache_read"),
+                 cache_write=_per_token(pricing, "input_cache_write"),
+                 reasoning_output=_per_token(pricing, "internal_reasoning") or None)
+
+
 def models_from_modelsdev(data: dict[str, Any]) -> list[CatalogModel]:
     models: list[CatalogModel] = []
     for source_id, provider in MODELSDEV_PROVIDERS.items():
@@ -133,13 +142,7 @@ def models_from_openrouter(data: dict[str, Any]) -> list[CatalogModel]:
         architecture = raw.get("architecture") or {}
         if NOT_CHAT.search(api_model) and "text" not in (architecture.get("output_modalities") or []):
             continue
-        pricing = raw.get("pricing") or {}
-        price = None
-        if non_negative(pricing.get("prompt")) is not None and non_negative(pricing.get("completion")) is not None:
-            price = Price(input=_per_token(pricing, "prompt") or 0.0, output=_per_token(pricing, "completion") or 0.0,
-                          cached_input=_per_token(pricing, "input_cache_read"),
-                          cache_write=_per_token(pricing, "input_cache_write"),
-                          reasoning_output=_per_token(pricing, "internal_reasoning") or None)
+        price = price_from_openrouter(raw.get("pricing") or {})
         top = raw.get("top_provider") or {}
         models.append(CatalogModel(
             id=f"openrouter/{api_model}", provider="openrouter", api_model=api_model, name=raw.get("name", ""),

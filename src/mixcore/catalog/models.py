@@ -108,6 +108,7 @@ class CatalogModel(Model):
     settings: ReasoningSettings | None = None
     deprecation_date: str | None = Field(None, description="the provider's shutdown date (LiteLLM), YYYY-MM-DD")
     retired: str | None = Field(None, description="why the model is no longer callable, when the price data say so")
+    unpriced: str | None = Field(None, description="why a price the tables list is not charged")
 
     def lifecycle_reason(self, today: str) -> str | None:
         """Why an index mix must not pick this model today (retired, or past its deprecation date), or None."""

@@ -4,9 +4,9 @@ a newly fetched one may replace the last good one.
 A table is recognised by its content, not by its URL or file name (a mirror may rename files):
 LiteLLM's is an object of model keys with per-token costs, OpenRouter's is `{"data": [...]}` with
 `pricing`, models.dev's is an object of providers with `models`. Before a table is used it is compared
-with the last good table of its source and with the prices the live catalog charges: a table that
-lists far fewer models, moves a price by an order of magnitude or more, or makes a paid model free is
-rejected with the reason, and the last good one stays.
+with the last good table of its source: a table that lists far fewer models, or that the catalog
+cannot be built from, is rejected with the reason, and the last good one stays. Prices are then
+checked model by model (catalog/price_checks.py).
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,9 +43,6 @@ LITELLM_PROVIDERS = {"openai": "openai", "anthropic": "anthropic", "gemini": "go
 MILLION = 1_000_000
 # A table listing fewer than this share of the last good one's models is a broken download, not a cull.
 MIN_MODEL_SHARE = 0.5
-# Real price changes between two runs are cuts or rises of a few times; a tenfold move is a unit slip
-# (per token vs per 1M tokens, a misplaced decimal) until an operator says otherwise.
-MAX_PRICE_FACTOR = 10.0
 
 
 class NotAPriceTable(ValueError):
@@ -106,13 +104,15 @@ def parse_table(raw: bytes, origin: str, fetched_at: str | None = None) -> Price
 
 
 def non_negative(value: Any) -> float | None:
-    """A price as the tables write it (number or string) as a float; None when missing, unreadable or negative
-    (OpenRouter's -1 means "varies")."""
+    """A price as the tables write it (number or string) as a float; None when missing, unreadable, infinite or
+    negative (OpenRouter's -1 means "varies")."""
+    if isinstance(value, bool):
+        return None
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
-    return number if number >= 0 else None
+    return number if math.isfinite(number) and number >= 0 else None
 
 
 def _pair(inp: Any, out: Any, scale: float) -> tuple[float, float] | None:
@@ -167,39 +167,12 @@ def key_in(source: str, model: CatalogModel) -> str | None:
     return f"{source_id}/{model.api_model}" if source_id else None
 
 
-def _far_apart(new: float, old: float) -> bool:
-    if new == old:
-        return False
-    low, high = sorted((new, old))
-    return low > 0.0 and high / low >= MAX_PRICE_FACTOR
+def check_table(table: PriceTable, last_count: int | None) -> str | None:
+    """Why `table` as a whole must not replace the last good table of its source, or None when it may.
 
-
-def check_table(table: PriceTable, last_count: int | None, charged: Iterable[CatalogModel]) -> str | None:
-    """Why `table` must not replace the last good table of its source, or None when it may.
-
-    `last_count` is the number of models the last good table listed; `charged` are the catalog models
-    whose prices are live now (each compared with what the new table says for it)."""
+    `last_count` is the number of models the last good table listed. Prices are checked model by model once
+    the catalog is built (catalog/price_checks.py): a price that moved refuses that model, not the table."""
     count = model_count(table)
     if last_count and count < MIN_MODEL_SHARE * last_count:
         return f"lists {count} models, far fewer than the {last_count} of the last good table"
-    listed = table.prices()
-    jumps: list[str] = []
-    freed: list[str] = []
-    for model in charged:
-        key = key_in(table.source, model)
-        # Each table vouches only for the prices it set: models.dev and LiteLLM disagree on a few models already.
-        if (model.price is None or model.price_source != table.source or model.base_id is not None or key is None
-                or key not in listed):
-            continue
-        new_in, new_out = listed[key]
-        old_in, old_out = model.price.input, model.price.output
-        if (old_in or old_out) and not (new_in or new_out):
-            freed.append(f"{key} (was {old_in:g}/{old_out:g} USD per 1M in/out)")
-        elif _far_apart(new_in, old_in) or _far_apart(new_out, old_out):
-            jumps.append(f"{key}: {old_in:g}/{old_out:g} → {new_in:g}/{new_out:g} USD per 1M in/out")
-    if freed:
-        return f"{len(freed)} paid model(s) suddenly free, e.g. {freed[0]}"
-    if jumps:
-        return (f"{len(jumps)} price(s) moved by {MAX_PRICE_FACTOR:g}× or more against the live catalog, e.g. "
-                f"{jumps[0]}")
     return None

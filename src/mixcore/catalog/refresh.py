@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from mixcore.catalog import Catalog, normalise_name
+from mixcore.catalog import Catalog, normalise_name, packaged_catalog_file
 from mixcore.catalog.build import build_from_tables, catalog_version
 from mixcore.catalog.live import apply_overrides, live_file, stored_overrides
-from mixcore.catalog.models import CatalogFile, Overrides, TableStamp
+from mixcore.catalog.models import CatalogFile, Overrides, Price, TableStamp
+from mixcore.catalog.price_checks import PriceMove, check_prices
 from mixcore.catalog.prices import (
     PRICE_SOURCES,
     PRICE_URLS,
@@ -68,6 +69,7 @@ class UnmappedRanked:
 @dataclass
 class CatalogReport:
     tables: list[TableOutcome] = field(default_factory=list)
+    price_moves: list[PriceMove] = field(default_factory=list)  # confirmed and refused, per model
     version: str = ""
     previous_version: str = ""
     models: int = 0
@@ -80,6 +82,7 @@ class CatalogReport:
 
     def lines(self) -> list[str]:
         lines = [t.line() for t in self.tables]
+        lines.extend(f"  price move {m.line()}" for m in self.price_moves)
         lines.append(f"catalog: {self.models} models; version {self.version}"
                      + (f" (was {self.previous_version})" if self.changed else " (unchanged)"))
         for item in self.unmapped:
@@ -134,7 +137,7 @@ def choose_tables(store: CatalogStore, fetched: list[PriceTable], current: Catal
             count = model_count(table)
             last_count = previous[0].get("models") if previous else (
                 current.tables[source].models if source in current.tables else None)
-            why = check_table(table, last_count, current.models)
+            why = check_table(table, last_count) or malformed(table)
             if why is not None:
                 outcomes.append(TableOutcome(source, "rejected", why, table.origin, count))
             else:
@@ -154,6 +157,44 @@ def choose_tables(store: CatalogStore, fetched: list[PriceTable], current: Catal
             elif table is None and not any(o.source == source for o in outcomes):
                 outcomes.append(TableOutcome(source, "missing", "no table fetched"))
     return chosen
+
+
+def malformed(table: PriceTable) -> str | None:
+    """Why a table the catalog cannot be built from is refused (before it could be kept as the last good one)."""
+    try:
+        build_from_tables({table.source: table}, [], Overrides(), built_on="2000-01-01T00:00:00")
+    except Exception as error:  # any shape the builder cannot read: the table is refused, the run goes on
+        return f"malformed: {type(error).__name__}: {error}"[:200]
+    return None
+
+
+def checked_prices(built: CatalogFile, current: CatalogFile, tables: dict[str, PriceTable],
+                   state: dict[str, Any], operator: Overrides) -> tuple[list[PriceMove], dict[str, Any]]:
+    """Every built price checked (catalog/price_checks.py); the anchors and refused moves the state keeps."""
+    anchors = {k: Price.model_validate(v) for k, v in (state.get("price_anchors") or {}).items()}
+    packaged = {m.id: m for m in packaged_catalog_file().models}
+    moves, confirmed = check_prices(built.models, {m.id: m for m in current.models}, anchors, packaged, tables,
+                                    operator.prices)
+    refused: dict[str, list[dict[str, Any]]] = {}
+    for move in moves:
+        if not move.confirmed_by:
+            refused.setdefault(move.source, []).append(move.stored())
+    anchors.update(confirmed)
+    return moves, {"price_anchors": {k: p.model_dump(mode="json") for k, p in sorted(anchors.items())},
+                   "refused_prices": refused}
+
+
+def accept_refused(store: CatalogStore, source: str) -> list[dict[str, Any]]:
+    """An operator's word that the prices last refused from `source` are right: they become the anchors (the next
+    build charges them) and are no longer listed as refused. Returns the moves accepted."""
+    head = store.catalog_head()
+    state = dict(head.get("state") or {})
+    refused = dict(state.get("refused_prices") or {})
+    accepted: list[dict[str, Any]] = refused.pop(source, [])
+    anchors = dict(state.get("price_anchors") or {})
+    anchors.update({move["model"]: move["price"] for move in accepted})
+    store.put_catalog_state({**state, "price_anchors": anchors, "refused_prices": refused})
+    return accepted
 
 
 def keep_previous(built: CatalogFile, previous: CatalogFile, complete: bool) -> None:
@@ -205,7 +246,7 @@ def map_top(catalog: Catalog, rankings: Iterable[dict[str, Any]], categories: It
                                       detail)
             elif model.price is None:
                 item = UnmappedRanked(source, category, int(entry["rank"]), str(entry["name"]), "no price",
-                                      f"{model.id} has no price in any table")
+                                      f"{model.id}: {model.unpriced or 'no price in any table'}")
             elif (lifecycle := model.lifecycle_reason(today)) is not None:
                 item = UnmappedRanked(source, category, int(entry["rank"]), str(entry["name"]), "retired",
                                       f"{model.id}: {lifecycle}")
@@ -250,9 +291,11 @@ async def refresh_catalog(store: CatalogStore, fetcher: TableFetcher | None, ran
     fetched = await fetch_tables(fetcher, when, report.tables) if fetcher is not None else []
     tables = choose_tables(store, fetched, current, report.tables)
     catalog_file = current
+    kept = {"price_anchors": state.get("price_anchors") or {}, "refused_prices": state.get("refused_prices") or {}}
     if tables:
         names, display_keys = names_to_map(rankings, current)
         built = build_from_tables(tables, names, packaged_overrides, display_keys, built_on=when)
+        report.price_moves, kept = checked_prices(built, current, tables, state, stored_overrides(head))
         keep_previous(built, current, complete=len(tables) == len(PRICE_SOURCES))
         built.version = catalog_version(built, when)
         if built.version.split("-", 1)[1] != current.version.split("-", 1)[-1]:
@@ -269,5 +312,5 @@ async def refresh_catalog(store: CatalogStore, fetcher: TableFetcher | None, ran
                           for key, unmapped in leader_unmapped.items()}
     store.put_catalog_state({"version": report.version, "built_at": when if report.changed else
                              state.get("built_at"), "checked_at": when, "models": report.models,
-                             "leader_unmapped_runs": report.leader_runs})
+                             "leader_unmapped_runs": report.leader_runs, **kept})
     return report

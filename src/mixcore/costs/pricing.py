@@ -55,7 +55,7 @@ def catalog_price(model: CatalogModel | None) -> tuple[Price | None, str | None]
     if model is None:
         return None, "model not in catalog"
     if model.price is None:
-        return None, "catalog has no price for this model"
+        return None, model.unpriced or "catalog has no price for this model"
     return model.price, None
 
 

@@ -16,7 +16,14 @@ from mixcore.leaderboards.indexer import Report, refresh
 from mixcore.leaderboards.snapshot import all_latest
 from mixcore.leaderboards.views import age_hours
 from mixcore.mixes.definitions import default_index_categories
-from mixcore.observability import emit_source_age, emit_source_failure, emit_unmapped, logger, metrics
+from mixcore.observability import (
+    emit_dimensioned,
+    emit_source_age,
+    emit_source_failure,
+    emit_unmapped,
+    logger,
+    metrics,
+)
 from mixcore.settings import get_settings
 from mixcore.store.base import RankingStore, Store
 
@@ -67,13 +74,22 @@ def report_catalog(catalog: CatalogReport) -> dict[str, Any]:
         by_source[source] = sum(1 for item in catalog.unmapped if item.source == source)
     for source, count in sorted(by_source.items()):
         emit_unmapped(source, count)
+    refused = [m for m in catalog.price_moves if not m.confirmed_by]
+    for move in catalog.price_moves:
+        logger.warning("price move " + ("accepted" if move.confirmed_by else "refused"),
+                       extra={"model": move.model, "source": move.source, "rates": move.rates,
+                              "confirmed_by": move.confirmed_by})
+    metrics.add_metric(name="PriceMovesRefused", unit=MetricUnit.Count, value=len(refused))
+    for move in refused:  # the metric names the models: an operator sees which to check and accept
+        emit_dimensioned({"Model": move.model}, [("PriceMovesRefused", "Count", 1)])
     runs = max(catalog.leader_runs.values(), default=0)
     metrics.add_metric(name="UnmappedLeaderRuns", unit=MetricUnit.Count, value=runs)
     logger.info("catalog refreshed", extra={"version": catalog.version, "changed": catalog.changed,
                                             "models": catalog.models})
     return {"version": catalog.version, "changed": catalog.changed,
             "tables": {t.source: t.action + (f": {t.reason}" if t.reason else "") for t in catalog.tables},
-            "unmapped_leaders": sorted(k for k, n in catalog.leader_runs.items() if n)}
+            "unmapped_leaders": sorted(k for k, n in catalog.leader_runs.items() if n),
+            "price_moves_refused": [m.model for m in refused]}
 
 
 def report_run(report: Report, store: RankingStore, catalog: CatalogReport | None = None) -> dict[str, Any]:
