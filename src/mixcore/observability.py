@@ -108,6 +108,9 @@ def emit_request_metrics(record: CostRecord | None, *, status: int, latency_ms: 
     metrics.add_metric(name="CascadeEscalations", unit=MetricUnit.Count,
                        value=max(0, len({c.layer for c in record.calls if c.role == "answer"}) - 1))
     metrics.add_metric(name="CostUSD", unit=MetricUnit.Count, value=record.cost_usd)
+    # A provider billed more than the call's bounds: charged as billed; non-zero means a bound (or a cap) failed.
+    metrics.add_metric(name="UsageBeyondBounds", unit=MetricUnit.Count,
+                       value=sum(1 for c in record.calls if c.beyond_bounds))
     metrics.add_metric(name="CooldownSkips", unit=MetricUnit.Count, value=cooldown_skips)
     mix = record.mix_id or "direct"
     per_mix = [("Requests", "Count", 1.0), *error_count(status),

@@ -44,6 +44,9 @@ class Settings(Model):
     # short for a stream (a chat UI wants bytes), long for JSON (so that most failures keep their status).
     stream_commit_seconds: float = 5.0
     json_commit_seconds: float = 30.0
+    # A client that stops reading: once one write to it has waited this long, the request ends (its upstream calls
+    # are closed and charged), instead of holding a provider stream and its memory to the request budget.
+    client_write_timeout_seconds: float = 30.0
     attempt_timeout_seconds: float = 20.0
     # A reasoning or thinking model's first token may take minutes: catalog/data/parameter_rules.json says how long
     # (while a fallback waits behind it). This overrides the file for every such model (tests use seconds).

@@ -50,6 +50,10 @@ SETTLE_ATTEMPTS = 3
 HOLD_MARGIN_SECONDS = 300
 
 
+class ClientStoppedReading(Exception):
+    """A write to the client waited past `client_write_timeout_seconds`: nobody is reading the answer."""
+
+
 def new_request_id() -> str:
     return "chatcmpl-" + uuid.uuid4().hex
 
@@ -80,6 +84,7 @@ class RequestLifecycle:
             adopt_trace_header(scope)
         state = scope.setdefault("state", {})
         answered = {"status": 500}
+        write_timeout = get_settings().client_write_timeout_seconds
         after_answer: dict[str, asyncio.Task[None]] = {}
 
         async def once(step: str, work: Callable[[], Awaitable[None]]) -> None:
@@ -118,7 +123,12 @@ class RequestLifecycle:
                     await send({**message, "more_body": True})
                     message = {**message, "body": b""}
                 await finish()
-            await send(message)
+            try:
+                async with asyncio.timeout(write_timeout):
+                    await send(message)
+            except TimeoutError:
+                logger.warning("client stopped reading; the request ends", extra={"request_id": request_id})
+                raise ClientStoppedReading(request_id) from None
 
         try:
             try:
@@ -132,7 +142,10 @@ class RequestLifecycle:
                 ctx.spending = Spending(get_store(), caller.key_id, caller.budget_usd,
                                         allow_unpriced=caller.allow_unpriced, request_id=request_id,
                                         hold_seconds=int(get_settings().request_budget_seconds) + HOLD_MARGIN_SECONDS)
-            await self.app(scope, receive, send_with_id)
+            try:
+                await self.app(scope, receive, send_with_id)
+            except ClientStoppedReading:
+                return  # the answer's generator was closed: its calls are recorded as cancelled and charged
         finally:
             # A client that went away still has its spend counted and its costs recorded: one shielded task
             # does both, so a second cancellation (the server tearing the request down) cannot stop it between

@@ -40,6 +40,9 @@ from mixcore.providers.types import Completion, StreamState, Usage
 
 # Below this much time left, a call could not even connect: the candidate is skipped, not called.
 MIN_ATTEMPT_SECONDS = 0.05
+# A failure of a request with a prompt past this (or several choices) may be the request's own doing: it cools the
+# model down for its key only, never for everyone.
+ORDINARY_PROMPT_TOKENS = 8_000
 # A budget lowers an output cap to what it can pay, but not below this: a shorter answer is rarely of use.
 MIN_USEFUL_ANSWER_TOKENS = 16
 
@@ -192,7 +195,9 @@ def attempt_failed(upstream: Upstream, ctx: RequestContext, candidate: Candidate
                                       f"its provider answered 404 model_not_found: {client_safe(error.message, 120)}")
     elif counts_against_provider(error, stream=stream):
         upstream.cooldowns.failed(candidate.provider, candidate.model_id, ctx.key_id,
-                                  whole_provider=isinstance(error, UpstreamConnectionError))
+                                  whole_provider=isinstance(error, UpstreamConnectionError),
+                                  ordinary=bounds is None or (bounds.prompt_tokens <= ORDINARY_PROMPT_TOKENS
+                                                              and bounds.choices == 1))
 
 
 def attempt_deadline(upstream: Upstream, ctx: RequestContext, attempt_timeout: float | None, candidate: Candidate,

@@ -4,7 +4,9 @@ One tenant must not be able to deny service to the others. So a failure counts a
 narrowest scope that failed (the model, or the whole provider when it could not be reached), and
 only provider-side failures count (the chain decides; never a client's own error or a long
 generation it asked for). A tenant whose own calls keep failing cools the scope down for itself;
-the scope cools down for everyone only when at least two tenants saw it fail within the window.
+the scope cools down for everyone only when at least two tenants saw it fail within the window with
+ordinary requests: a request whose shape could be why it failed (a huge prompt, many choices) counts
+for its own tenant alone, so a few keys sending such requests cannot take a model from everyone.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ MIN_TENANTS = 2
 class Cooldowns:
     threshold: int = 3
     seconds: float = 30.0
-    # scope ("provider" or "provider/model") → recent failures as (time, tenant)
-    _failures: dict[str, list[tuple[float, str]]] = field(default_factory=dict)
+    # scope ("provider" or "provider/model") → recent failures as (time, tenant, an ordinary request?)
+    _failures: dict[str, list[tuple[float, str, bool]]] = field(default_factory=dict)
     # (scope, tenant or EVERYONE) → monotonic time the cool-down ends
     _until: dict[tuple[str, str], float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -39,18 +41,20 @@ class Cooldowns:
         return max(0.0, until - now)
 
     def failed(self, provider: str, model: str | None = None, tenant: str | None = None, *,
-               whole_provider: bool = False) -> None:
-        """Count one provider-side failure of a call `tenant` made."""
+               whole_provider: bool = False, ordinary: bool = True) -> None:
+        """Count one provider-side failure of a call `tenant` made (`ordinary`: of a request whose shape cannot
+        explain the failure)."""
         scope = provider if whole_provider or not model else model
         who = tenant or "-"
         now = time.monotonic()
         with self._lock:
-            recent = [(at, t) for at, t in self._failures.get(scope, []) if now - at < self.seconds]
-            recent.append((now, who))
+            recent = [f for f in self._failures.get(scope, []) if now - f[0] < self.seconds]
+            recent.append((now, who, ordinary))
             self._failures[scope] = recent
-            if sum(1 for _, t in recent if t == who) >= self.threshold:
+            if sum(1 for _, t, _ in recent if t == who) >= self.threshold:
                 self._until[(scope, who)] = now + self.seconds
-            if len(recent) >= self.threshold and len({t for _, t in recent}) >= MIN_TENANTS:
+            shared = [t for _, t, plain in recent if plain]
+            if len(shared) >= self.threshold and len(set(shared)) >= MIN_TENANTS:
                 self._until[(scope, EVERYONE)] = now + self.seconds
                 self._failures[scope] = []
 

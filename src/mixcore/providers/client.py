@@ -196,6 +196,8 @@ class ProviderClient:
         if isinstance(payload, dict) and "error" in payload and "choices" not in payload and "content" not in payload:
             raise error_for_status(502, error_message_from_body(payload, "error body with status 200"),
                                    provider=provider.name, model=model)
+        if secret:  # the key written with JSON escapes (\u002d...) is the key once decoded
+            payload = redacted(payload, secret.decode())
         completion, usage = protocol.parse_completion(payload)
         if usage is None:
             usage = estimated_usage(params, model, answer_texts(completion))
@@ -272,6 +274,8 @@ class ProviderClient:
                     if secret and secret in data:
                         data = data.replace(secret, "[redacted]")
                     for chunk in translator.feed(event.event, data):
+                        if secret:
+                            chunk = redacted(chunk, secret)
                         for choice in chunk.get("choices", []):
                             delta = choice.get("delta") or {}
                             content = delta.get("content")
@@ -289,6 +293,18 @@ class ProviderClient:
         if not translator.done and state.finish_reason is None:
             raise UpstreamConnectionError("stream ended before its final event")
         state.usage = translator.usage
+
+
+def redacted(value: Any, secret: str) -> Any:
+    """`value` (decoded JSON) with the secret replaced in every string and key: an upstream can escape it in
+    the bytes, so the bytes alone are not enough."""
+    if isinstance(value, str):
+        return value.replace(secret, "[redacted]") if secret in value else value
+    if isinstance(value, dict):
+        return {redacted(k, secret): redacted(v, secret) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redacted(v, secret) for v in value]
+    return value
 
 
 def echoable_key(provider: ProviderConfig) -> str:

@@ -17,6 +17,7 @@ from mixcore.api.chat import RequestLifecycle
 from mixcore.api.streaming import REQUEST_CONTEXT_HEADER
 from mixcore.costs.sink import MemorySink
 from mixcore.mixes.gateway import Gateway
+from mixcore.settings import get_settings
 from mixcore.store.memory import MemoryStore
 
 SETTLE_SECONDS = 0.3
@@ -156,3 +157,36 @@ async def test_a_settle_whose_answer_was_lost_is_retried_and_counts_once(gateway
         container.set_gateway(None)
     assert store.tries == 2
     assert [c["requests"] for c in store.usage.values()] == [1]
+
+
+@pytest.mark.anyio
+async def test_a_client_that_stops_reading_ends_the_request_and_its_answer_is_closed(
+        events: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MIXCORE_CLIENT_WRITE_TIMEOUT_SECONDS", "0.2")
+    get_settings.cache_clear()
+    produced: list[int] = []
+    closed = asyncio.Event()
+
+    async def endless(scope: Scope, receive: Receive, send: Send) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        try:
+            for n in range(10_000):
+                produced.append(n)
+                await send({"type": "http.response.body", "body": b"data: x\n\n", "more_body": True})
+        finally:
+            closed.set()
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        if message["type"] == "http.response.body" and len(produced) > 3:
+            await asyncio.Event().wait()  # the client's window is full: the write never completes
+
+    try:
+        # wait_for is the test's guard against a hang: the write timeout ends the request long before.
+        await asyncio.wait_for(RequestLifecycle(endless)(budgeted_scope(), receive, send), timeout=10)
+    finally:
+        get_settings.cache_clear()
+    assert closed.is_set() and len(produced) == 4
+    assert events == ["spend written", "costs delivered"]  # what was spent is still counted

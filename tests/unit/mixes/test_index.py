@@ -11,6 +11,7 @@ import pytest
 from mixcore.catalog import get_catalog
 from mixcore.errors import AllCandidatesFailed, InvalidRequest, MixUnavailable
 from mixcore.local.demo_providers import Behaviour, DemoProviderServer
+from mixcore.mixes.cooldown import Cooldowns
 from mixcore.mixes.gateway import Gateway
 from mixcore.mixes.registry import MixRegistry
 from mixcore.schemas import ChatCompletionRequest
@@ -286,3 +287,24 @@ async def test_a_pinned_model_whose_provider_is_configured_answers_first(gateway
     resolution = registry.resolve_index(registry.get("index/pinned"))
     assert resolution.candidates[0].model_id == "anthropic/claude-haiku-4-5"
     assert not [s for s in resolution.skipped if s["model"] == "anthropic/claude-haiku-4-5" and s["rank"] is None]
+
+
+async def test_keys_whose_own_huge_requests_fail_cannot_cool_a_model_down_for_everyone(
+        gateway: Gateway, registry: MixRegistry, demo: DemoProviderServer) -> None:
+    # Given a provider that fails whatever it is sent, and two keys sending prompts past the ordinary size
+    demo.set_behaviour("openai/gpt-4o", Behaviour(status=500))
+    huge = ChatCompletionRequest.model_validate({"model": "index/lmsys-coding",
+                                                 "messages": [{"role": "user", "content": "word " * 20_000}]})
+    for tenant in ("key_a", "key_b", "key_a", "key_b"):
+        await gateway.complete(huge, request_context(gateway, tenant))
+    # Then each of them cooled the model down for itself, and a third key is still served by it
+    assert gateway.upstream.cooldowns.cooling("openai", "openai/gpt-4o", "key_a") == 0  # 2 failures each, under 3
+    assert gateway.upstream.cooldowns.cooling("openai", "openai/gpt-4o") == 0
+    # While the same failures of ordinary requests from two keys do cool it down for everyone
+    cooldowns = Cooldowns(threshold=3, seconds=30)
+    for tenant in ("key_a", "key_b"):
+        cooldowns.failed("openai", "openai/gpt-4o", tenant, ordinary=False)
+    assert cooldowns.cooling("openai", "openai/gpt-4o") == 0
+    for tenant in ("key_a", "key_b", "key_a"):
+        cooldowns.failed("openai", "openai/gpt-4o", tenant)
+    assert cooldowns.cooling("openai", "openai/gpt-4o") > 0

@@ -109,3 +109,20 @@ def test_attempts_carry_no_account_ids(gateway: Gateway, demo: DemoProviderServe
     body: dict[str, Any] = json.loads(text[:text.index("}[") + 1]) if "}[" in text else {}
     assert "org-Zz9Yy8Xx7" not in text and "user-abcdef12" not in text
     assert "Quota exceeded" in json.dumps(body)
+
+
+async def test_a_key_written_with_json_escapes_in_a_200_answer_is_redacted(gateway: Gateway,
+                                                                           demo: DemoProviderServer) -> None:
+    # A provider (or a proxy) may write the key with \u escapes: the bytes differ, the decoded text is the key.
+    key = KEY_SHAPES["deepseek"]()
+    config = gateway.upstream.providers["deepseek"]
+    gateway.upstream.providers["deepseek"] = ProviderConfig(name="deepseek", protocol=config.protocol,
+                                                            base_url=config.base_url, api_key=key, configured=True)
+    escaped = "".join(f"\\u{ord(c):04x}" for c in key)
+    body = ('{"id":"x","object":"chat.completion","created":1,"model":"deepseek-chat","choices":[{"index":0,'
+            '"message":{"role":"assistant","content":"your key is ' + escaped + '"},"finish_reason":"stop"}],'
+            '"usage":{"prompt_tokens":3,"completion_tokens":5,"total_tokens":8}}')
+    assert key not in body and json.loads(body)["choices"][0]["message"]["content"].endswith(key)
+    demo.set_behaviour("deepseek", Behaviour(raw_body=body))
+    text = await answer_text(gateway, "deepseek/deepseek-chat", False)
+    assert key not in text and "your key is [redacted]" in text
