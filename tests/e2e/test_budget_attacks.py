@@ -53,7 +53,7 @@ def test_legacy_functions_are_bounded_and_billed_as_the_provider_reports(ready: 
     # 820 KB of function definitions; the provider bills 205,000 prompt tokens for each call (4 bytes a token).
     functions = [{"name": f"lookup_{i}", "description": SENTENCE * 8,
                   "parameters": {"type": "object", "properties": {"query": {"type": "string"}}}}
-                 for i in range(1_000)]
+                 for i in range(930)]
     assert 800_000 < len(json.dumps(functions)) < 850_000
     usage = {"prompt_tokens": 205_000, "completion_tokens": 5}
     budget = 0.05
@@ -95,7 +95,7 @@ def test_a_file_part_cannot_be_sent_on_a_budget_and_costs_nothing(ready: Running
 
 def test_tool_call_arguments_are_billed_when_the_provider_reports_no_usage(ready: RunningStack) -> None:
     # The provider answers with 42 KB of tool-call arguments and no usage: the estimate counts them.
-    arguments = json.dumps({"rows": [SENTENCE] * 440})
+    arguments = json.dumps({"rows": [SENTENCE] * 420})
     assert 40_000 < len(arguments) < 44_000
     body = {"id": "x", "object": "chat.completion", "created": 1, "model": "gpt-4o-mini",
             "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
@@ -111,8 +111,9 @@ def test_tool_call_arguments_are_billed_when_the_provider_reports_no_usage(ready
     # At least a token per four characters of what was returned (the demo's and OpenAI's rule of thumb)
     assert call["estimated"] is True and call["completion_tokens"] >= len(arguments) // 4
     assert month_counters(ready, key_id)["cost_usd"] == pytest.approx(record["cost_usd"], abs=1e-9)
-    ratio("42 KB of tool-call arguments (counted tokens / a token per 4 chars)", call["completion_tokens"],
-          len(arguments) / 4)
+    print(f"\n[budget attack] 42 KB of tool-call arguments, no usage reported: {call['completion_tokens']} output "
+          f"tokens charged (before: 0), {call['completion_tokens'] / (len(arguments) / 4):.2f}× a token per 4 "
+          "characters")
 
 
 def test_every_choice_of_n_is_billed(ready: RunningStack) -> None:

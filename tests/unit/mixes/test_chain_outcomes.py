@@ -34,6 +34,14 @@ async def test_every_candidate_timing_out_is_a_504(gateway: Gateway, demo: DemoP
         await complete_first(gateway.upstream, ctx, candidates("openai/gpt-4o", "openai/gpt-4o-mini"),
                              {"messages": USER}, what="test")
     assert failed.value.status == 504
+    # Each cut-off generation is charged its prompt: "hi" as sent is 37 tokens by the bound (see
+    # tests/unit/mixes/test_budget_path.py), at each model's input price.
+    timed_out = [c for c in ctx.calls if c.error == "timeout"]
+    assert [c.model for c in timed_out] == ["openai/gpt-4o", "openai/gpt-4o-mini"]
+    for call in timed_out:
+        price = CATALOG.models[call.model].price
+        assert price is not None and call.prompt_tokens == 37 and call.estimated
+        assert call.cost_usd == pytest.approx(37 * price.input / 1e6)
 
 
 async def test_every_candidate_cooling_down_is_a_503(gateway: Gateway) -> None:
