@@ -349,6 +349,47 @@ def overrides_from_args(args: argparse.Namespace) -> Overrides:
 LAMBDA_LINES = ("START RequestId", "END RequestId", "REPORT RequestId")  # printed as Lambda prints them
 
 
+def cmd_route(args: argparse.Namespace) -> int:
+    """`mixcore route convert|score|eval`: routing data, a router's scores, and its figures (routing/)."""
+    from mixcore.routing.datasets import from_routellm, read_jsonl, write_jsonl
+
+    if args.action == "convert":
+        sys.stdout.writelines(write_jsonl(from_routellm(Path(args.routellm))))
+        return 0
+    if args.action == "score":
+        from mixcore.routing.router import shipped_router
+
+        for line in sys.stdin:
+            if line.strip():
+                row = json.loads(line)
+                prompt = str(row["prompt"])
+                score = (shipped_router().score(prompt) if args.router == "ngram"
+                         else float(len(prompt)))
+                print(json.dumps({"id": row.get("id"), "score": round(score, 6)}))
+        return 0
+    from mixcore.routing.experiments import evaluate, table
+
+    examples = read_jsonl(Path(args.data).read_text().splitlines()) if args.data else from_routellm(
+        Path(args.routellm))
+    prices = pair_prices(args.pair)
+    rows = evaluate(examples, args.router, labels=args.labels, draws=args.draws, bootstrap=args.bootstrap,
+                    prices=prices, progress=lambda text: print(f"... {text}", file=sys.stderr, flush=True))
+    print("\n".join(table(rows, args.router)))
+    print(f"\nStrong/weak pair for the dollar column: {args.pair}; prompts at 4 characters a token, answers "
+          "300 tokens.")
+    return 0
+
+
+def pair_prices(pair: str) -> tuple[float, float, float, float] | None:
+    from mixcore.catalog import get_catalog
+
+    strong_id, _, weak_id = pair.partition(",")
+    strong, weak = get_catalog().get(strong_id), get_catalog().get(weak_id)
+    if strong is None or weak is None or strong.price is None or weak.price is None:
+        return None
+    return strong.price.input, strong.price.output, weak.price.input, weak.price.output
+
+
 def cmd_invoke(args: argparse.Namespace) -> int:
     from mixcore.local.invoke import InvokeError, env_overrides, read_event, run_function
     from mixcore.local.template import Template, find_template
@@ -452,6 +493,23 @@ def build_parser() -> argparse.ArgumentParser:
     catalog.add_argument("--fixtures", default="tests/fixtures", help="folder with pricing/ and leaderboards/")
     catalog.add_argument("--out", help="output path (default: the package's catalog.json)")
     catalog.set_defaults(func=cmd_catalog)
+
+    route = sub.add_parser("route", help="prompt routing: convert evaluation data, score prompts, evaluate a "
+                                         "router with RouteLLM's metrics")
+    route.add_argument("action", choices=["convert", "score", "eval"])
+    route.add_argument("--router", choices=["ngram", "length"], default="ngram")
+    route.add_argument("--data", help="with eval: unified JSONL ({id, prompt, strong, weak, benchmark, group})")
+    route.add_argument("--routellm", default="tests/fixtures/routing/routellm",
+                       help="RouteLLM's evals folder (mmlu/, gsm8k/): what convert reads, and eval without --data")
+    route.add_argument("--labels", type=int, default=0,
+                       help="with eval: also train on this many in-domain prompts and score the rest (\"with your "
+                            "own logs\")")
+    route.add_argument("--pair", default="openai/gpt-4-1106-preview,"
+                                         "fireworks/accounts/fireworks/models/mixtral-8x7b-instruct",
+                       help="with eval: STRONG,WEAK catalog ids priced in the dollar column")
+    route.add_argument("--draws", type=int, default=1_000, help="with eval: random-router draws")
+    route.add_argument("--bootstrap", type=int, default=200, help="with eval: bootstrap resamples")
+    route.set_defaults(func=cmd_route)
 
     invoke = sub.add_parser("invoke", help="run one function's handler on an event, like `sam local invoke` "
                                            "without Docker")

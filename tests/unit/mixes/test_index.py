@@ -308,3 +308,24 @@ async def test_keys_whose_own_huge_requests_fail_cannot_cool_a_model_down_for_ev
     for tenant in ("key_a", "key_b", "key_a"):
         cooldowns.failed("openai", "openai/gpt-4o", tenant)
     assert cooldowns.cooling("openai", "openai/gpt-4o") > 0
+
+
+@pytest.mark.parametrize("defaults", [{"n": 50}, {"max_tokens": 1_000_000}, {"service_tier": "priority"},
+                                      {"store": True}])
+async def test_a_mixs_defaults_pass_the_checks_a_clients_fields_pass(gateway: Gateway, registry: MixRegistry,
+                                                                      store: MemoryStore, demo: DemoProviderServer,
+                                                                      defaults: dict[str, Any]) -> None:
+    store.put_mix({"id": "index/generous", "kind": "index", "source": "lmsys", "category": "coding",
+                   "defaults": defaults})
+    with pytest.raises(InvalidRequest):
+        await gateway.complete(request("index/generous"), request_context(gateway))
+    assert demo.calls_for() == []  # nothing was sent
+
+
+async def test_a_mixs_sound_defaults_are_sent(gateway: Gateway, registry: MixRegistry, store: MemoryStore,
+                                              demo: DemoProviderServer) -> None:
+    store.put_mix({"id": "index/generous", "kind": "index", "source": "lmsys", "category": "coding",
+                   "defaults": {"temperature": 0.3, "n": 2}})
+    await gateway.complete(request("index/generous"), request_context(gateway))
+    sent = demo.calls_for()[0].body
+    assert (sent["temperature"], sent["n"]) == (0.3, 2)

@@ -1,0 +1,63 @@
+"""Routing evidence and speed: the router's figures on the vendored RouteLLM data under each protocol (beside the
+prompt-length baseline, a random router's band and the oracle, all measured in this run), its scoring latency
+on 1,000- and 20,000-token prompts, and how long the shipped router takes to load."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from mixcore.routing.datasets import from_routellm
+from mixcore.routing.experiments import evaluate, table
+from mixcore.routing.router import LinearRouter, shipped_router
+
+REPO = Path(__file__).resolve().parents[1]
+PUBLISHED = {"mmlu": (0.603, 0.354), "gsm8k": (0.622, 0.3364)}  # RouteLLM's best: APGR, CPT(50%)
+WORDS = ["the", "committee", "reviewed", "the", "quarterly", "figures", "and", "asked", "the", "team", "to",
+         "explain", "the", "change", "in", "costs"]
+
+
+def latency(tokens: int, rounds: int = 300) -> tuple[float, float]:
+    prompt = " ".join(WORDS[i % len(WORDS)] for i in range(tokens))
+    router = shipped_router()
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        router.score(prompt)
+        times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+    return statistics.median(times), times[int(0.99 * rounds) - 1]
+
+
+def load_ms(rounds: int = 20) -> float:
+    data = (REPO / "src/mixcore/routing/data/router.bin").read_bytes()
+    times = []
+    for _ in range(rounds):
+        started = time.perf_counter()
+        LinearRouter.load(data)
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def main() -> None:
+    examples = from_routellm(REPO / "tests/fixtures/routing/routellm")
+    rows = evaluate(examples, "ngram", labels=1_500, draws=1_000, bootstrap=200,
+                    prices=(10.0, 30.0, 0.5, 0.5), progress=lambda text: print(f"... {text}", file=sys.stderr))
+    print("\n".join(table(rows, "ngram")))
+    short, long = latency(1_000), latency(20_000)
+    load = load_ms()
+    print(f"\nscoring p50/p99: {short[0]:.3f}/{short[1]:.3f} ms at 1k tokens, {long[0]:.3f}/{long[1]:.3f} ms at 20k "
+          f"tokens; load {load:.1f} ms; file {(REPO / 'src/mixcore/routing/data/router.bin').stat().st_size / 1e6:.2f}"
+          " MB")
+    result = {"rows": [{"benchmark": r.benchmark, "protocol": r.protocol, "apgr": r.router.apgr,
+                        "cpt50": r.router.cpt50, "length_apgr": r.length.apgr, "random_high": r.random_high,
+                        "published": PUBLISHED.get(r.benchmark)} for r in rows],
+              "score_ms": {"1k": short, "20k": long}, "load_ms": load}
+    print("RESULT " + json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()

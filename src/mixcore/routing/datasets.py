@@ -1,0 +1,98 @@
+"""Routing evaluation data in one format, and converters from RouteLLM's evaluation files.
+
+The unified format is JSONL, one prompt a line: `{"id", "prompt", "strong", "weak", "benchmark", "group"}` where
+`strong` and `weak` are each model's quality on that prompt (1/0 correctness, or a judge's score in [0, 1]),
+`benchmark` names the data set (the unit of leave-one-benchmark-out) and `group` a part of it (an MMLU subject).
+RouteLLM's files (tests/fixtures/routing/routellm, Apache-2.0) give, per prompt, whether GPT-4 (strong) and
+Mixtral 8x7B (weak) answered correctly; the prompts RouteLLM lists as contaminated (seen in its training data)
+are left out, as its paper does.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+STRONG_COLUMN = "gpt-4-1106-preview"
+WEAK_COLUMN = "mistralai/Mixtral-8x7B-Instruct-v0.1"
+
+
+@dataclass(frozen=True)
+class Example:
+    id: str
+    prompt: str
+    strong: float
+    weak: float
+    benchmark: str = ""
+    group: str = ""
+
+    @property
+    def needs_strong(self) -> bool:
+        """The strong model did better than the weak one: what a router should learn to see."""
+        return self.strong > self.weak
+
+
+def read_jsonl(lines: Iterable[str]) -> list[Example]:
+    examples: list[Example] = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        examples.append(Example(id=str(row.get("id", number)), prompt=str(row["prompt"]),
+                                strong=float(row["strong"]), weak=float(row["weak"]),
+                                benchmark=str(row.get("benchmark", "")), group=str(row.get("group", ""))))
+    return examples
+
+
+def write_jsonl(examples: Iterable[Example]) -> Iterator[str]:
+    for example in examples:
+        yield json.dumps(asdict(example), ensure_ascii=False) + "\n"
+
+
+def _contaminated(path: Path) -> set[str]:
+    found: set[str] = set()
+    if path.exists():
+        for line in path.read_text().splitlines():
+            if line.strip():
+                found.add(str(json.loads(line).get("eval_prompt")))
+    return found
+
+
+def _rows(path: Path) -> Iterator[dict[str, str]]:
+    csv.field_size_limit(sys.maxsize)
+    with path.open(newline="") as handle:
+        yield from csv.DictReader(handle)
+
+
+def from_routellm_mmlu(folder: Path) -> list[Example]:
+    """RouteLLM's MMLU responses (`mmlu/responses/mmlu_<subject>.csv`), one group per subject."""
+    dropped = _contaminated(folder / "contaminated_prompts.jsonl")
+    examples: list[Example] = []
+    for path in sorted((folder / "responses").glob("mmlu_*.csv")):
+        subject = path.stem.removeprefix("mmlu_")
+        for number, row in enumerate(_rows(path)):
+            if row["prompt"] not in dropped:
+                examples.append(Example(f"mmlu/{subject}/{number}", row["prompt"], _score(row[STRONG_COLUMN]),
+                                        _score(row[WEAK_COLUMN]), "mmlu", subject))
+    return examples
+
+
+def from_routellm_gsm8k(folder: Path) -> list[Example]:
+    """RouteLLM's GSM8K responses (`gsm8k_responses.csv`)."""
+    dropped = _contaminated(folder / "contaminated_prompts.jsonl")
+    return [Example(f"gsm8k/{number}", row["prompt"], _score(row[STRONG_COLUMN]), _score(row[WEAK_COLUMN]),
+                    "gsm8k", "gsm8k")
+            for number, row in enumerate(_rows(folder / "gsm8k_responses.csv")) if row["prompt"] not in dropped]
+
+
+def from_routellm(root: Path) -> list[Example]:
+    """Both benchmarks from a copy of RouteLLM's `routellm/evals` layout (mmlu/, gsm8k/)."""
+    return from_routellm_mmlu(root / "mmlu") + from_routellm_gsm8k(root / "gsm8k")
+
+
+def _score(value: str) -> float:
+    return 1.0 if value.strip().lower() == "true" else 0.0

@@ -1,0 +1,127 @@
+"""The evaluation protocols a router's figures are reported under, and the table `mixcore route eval` prints.
+
+Never is a benchmark scored by a router trained on it: the headline is leave one benchmark out (train on
+GSM8K, score MMLU, and the reverse), and MMLU again with whole subjects held out (k folds of subjects).
+"With your own logs" (a documented option, reported apart) trains on `labels` prompts of the benchmark
+and scores the rest.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from mixcore.routing.datasets import Example
+from mixcore.routing.evaluation import Figures, figures, length_scores, oracle_scores, random_band
+from mixcore.routing.router import train
+
+Trainer = Callable[[Sequence[Example]], Callable[[Sequence[Example]], list[float]]]
+
+
+def ngram_trainer(examples: Sequence[Example]) -> Callable[[Sequence[Example]], list[float]]:
+    router = train(examples)
+    return lambda rows: router.scores([e.prompt for e in rows])
+
+
+def length_trainer(examples: Sequence[Example]) -> Callable[[Sequence[Example]], list[float]]:
+    return length_scores
+
+
+ROUTERS: dict[str, Trainer] = {"ngram": ngram_trainer, "length": length_trainer}
+
+
+@dataclass
+class Row:
+    benchmark: str
+    protocol: str
+    prompts: int
+    router: Figures
+    length: Figures
+    random_mean: float
+    random_low: float
+    random_high: float
+    oracle: float
+    strong_share_cost: tuple[float, float]  # USD per 1,000 prompts: all weak, all strong
+
+
+def held_out_scores(examples: Sequence[Example], trainer: Trainer, folds: list[list[Example]],
+                    train_pool: Sequence[Example]) -> dict[str, float]:
+    """Scores for every example of `folds`, each fold scored by a router trained on the pool without it."""
+    scores: dict[str, float] = {}
+    for fold in folds:
+        held = {e.id for e in fold}
+        scorer = trainer([e for e in train_pool if e.id not in held])
+        scores.update(zip((e.id for e in fold), scorer(fold), strict=True))
+    return scores
+
+
+def subject_folds(examples: Sequence[Example], folds: int, seed: int = 0) -> list[list[Example]]:
+    groups = sorted({e.group for e in examples})
+    random.Random(seed).shuffle(groups)
+    return [[e for e in examples if e.group in set(groups[i::folds])] for i in range(folds)]
+
+
+def evaluate(examples: Sequence[Example], router: str, *, labels: int = 0, subject_fold_count: int = 4,
+             draws: int = 1_000, bootstrap: int = 200, prices: tuple[float, float, float, float] | None = None,
+             answer_tokens: int = 300, progress: Callable[[str], None] = lambda _: None) -> list[Row]:
+    """Every benchmark under every protocol the data allows."""
+    trainer = ROUTERS[router]
+    benchmarks = sorted({e.benchmark for e in examples})
+    rows: list[Row] = []
+    plans: list[tuple[str, str, list[Example], dict[str, float]]] = []
+    for benchmark in benchmarks:
+        target = [e for e in examples if e.benchmark == benchmark]
+        others = [e for e in examples if e.benchmark != benchmark]
+        if others:
+            progress(f"{benchmark}: training on the other benchmarks")
+            scorer = trainer(others)
+            plans.append((benchmark, "other benchmarks", target, dict(zip((e.id for e in target), scorer(target),
+                                                                           strict=True))))
+        groups = {e.group for e in target}
+        if len(groups) >= subject_fold_count:
+            progress(f"{benchmark}: {subject_fold_count} folds of whole groups held out")
+            plans.append((benchmark, f"{len(groups)} groups, {subject_fold_count} folds held out", target,
+                          held_out_scores(target, trainer, subject_folds(target, subject_fold_count), examples)))
+        if labels and len(target) > labels:
+            progress(f"{benchmark}: {labels} in-domain labels")
+            shuffled = list(target)
+            random.Random(0).shuffle(shuffled)
+            seen, rest = shuffled[:labels], shuffled[labels:]
+            scorer = trainer(seen)
+            plans.append((benchmark, f"{labels} in-domain labels", rest,
+                          dict(zip((e.id for e in rest), scorer(rest), strict=True))))
+    for benchmark, protocol, rows_of, scores in plans:
+        progress(f"{benchmark}, {protocol}: figures")
+        ordered = [scores[e.id] for e in rows_of]
+        mean, low, high = random_band(rows_of, draws)
+        rows.append(Row(benchmark, protocol, len(rows_of), figures(ordered, rows_of, bootstrap=bootstrap),
+                        figures(length_scores(rows_of), rows_of, bootstrap=bootstrap), mean, low, high,
+                        figures(oracle_scores(rows_of), rows_of).apgr, cost_per_thousand(rows_of, prices,
+                                                                                          answer_tokens)))
+    return rows
+
+
+def cost_per_thousand(examples: Sequence[Example], prices: tuple[float, float, float, float] | None,
+                      answer_tokens: int) -> tuple[float, float]:
+    """USD per 1,000 prompts sent all to the weak model and all to the strong one: prompts at 4 characters a
+    token, answers at `answer_tokens`; prices (strong in, strong out, weak in, weak out) per 1M tokens."""
+    if prices is None or not examples:
+        return (0.0, 0.0)
+    prompt = sum(len(e.prompt) for e in examples) / len(examples) / 4
+    strong_in, strong_out, weak_in, weak_out = prices
+    return ((prompt * weak_in + answer_tokens * weak_out) / 1_000, (prompt * strong_in + answer_tokens * strong_out)
+            / 1_000)
+
+
+def table(rows: Sequence[Row], router: str) -> list[str]:
+    lines = [f"| benchmark | protocol | prompts | {router} APGR (95% CI) | CPT50 | CPT80 | length APGR | random "
+             "(95% band) | oracle | $ / 1k prompts at a 50% share (all weak → all strong) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        weak, strong = r.strong_share_cost
+        lines.append(f"| {r.benchmark} | {r.protocol} | {r.prompts} | {r.router.apgr:.3f} ({r.router.low:.3f}–"
+                     f"{r.router.high:.3f}) | {r.router.cpt50:.1%} | {r.router.cpt80:.1%} | {r.length.apgr:.3f} | "
+                     f"{r.random_mean:.3f} ({r.random_low:.3f}–{r.random_high:.3f}) | {r.oracle:.3f} | "
+                     f"{(weak + strong) / 2:.2f} ({weak:.2f} → {strong:.2f}) |")
+    return lines

@@ -1,0 +1,68 @@
+"""RouteLLM's metrics on data whose answers are written out here, and the vendored data read as its README says."""
+
+from __future__ import annotations
+
+import pytest
+
+from mixcore.routing.datasets import Example, from_routellm, read_jsonl, write_jsonl
+from mixcore.routing.evaluation import apgr, cpt, pgr_curve, random_band
+from mixcore.routing.router import LinearRouter, features, train
+from tests.conftest import FIXTURES
+
+# Ten prompts: the strong model is needed for the first two (it is right, the weak one wrong); both are right on
+# the other eight. Quality: weak 8/10, strong 10/10.
+TEN = [Example(str(i), f"prompt {i}", 1.0, 0.0 if i < 2 else 1.0) for i in range(10)]
+PERFECT = [10.0 - i for i in range(10)]  # the two that need the strong model first
+BACKWARDS = [float(i) for i in range(10)]
+
+
+def test_pgr_is_the_share_of_the_gap_closed_at_each_share_of_strong_calls() -> None:
+    # Sending the top 10% (one prompt) closes half the gap, the top 20% all of it.
+    assert pgr_curve(PERFECT, TEN, 10) == [0.0, 0.5, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0]
+    assert pgr_curve(BACKWARDS, TEN, 10) == [0.0] * 9 + [0.5, 1.0]
+
+
+def test_apgr_is_the_area_under_the_pgr_curve() -> None:
+    # Trapezoids of width 0.1: (0 + 0.5)/2 + (0.5 + 1)/2 + 8 × 1, times 0.1 = 0.9; backwards: 0.025 + 0.075 = 0.1
+    assert apgr(PERFECT, TEN) == pytest.approx(0.9)
+    assert apgr(BACKWARDS, TEN) == pytest.approx(0.1)
+
+
+def test_cpt_is_the_smallest_share_of_strong_calls_reaching_the_target() -> None:
+    assert cpt(PERFECT, TEN, 0.5) == pytest.approx(0.1)  # one prompt of ten
+    assert cpt(PERFECT, TEN, 0.8) == pytest.approx(0.16)  # 1.6 prompts: between the first and the second
+    assert cpt(BACKWARDS, TEN, 0.5) == pytest.approx(0.9)
+
+
+def test_a_random_router_scores_about_a_half() -> None:
+    many = [Example(str(i), "p", 1.0, float(i % 3 == 0)) for i in range(600)]
+    mean, low, high = random_band(many, draws=200)
+    assert low < 0.5 < high and mean == pytest.approx(0.5, abs=0.02)
+
+
+def test_the_vendored_routellm_data_reads_as_its_readme_counts() -> None:
+    examples = from_routellm(FIXTURES / "routing" / "routellm")
+    gsm8k = [e for e in examples if e.benchmark == "gsm8k"]
+    mmlu = [e for e in examples if e.benchmark == "mmlu"]
+    assert len(gsm8k) == 1_307  # 1,319 questions, 12 contaminated
+    assert len({e.group for e in mmlu}) == 44
+    assert {e.strong for e in examples} == {e.weak for e in examples} == {0.0, 1.0}
+    assert read_jsonl(list(write_jsonl(gsm8k[:3]))) == gsm8k[:3]
+
+
+def test_a_trained_router_learns_a_word_that_marks_hard_prompts_and_survives_a_save(tmp_path: object) -> None:
+    hard = [Example(f"h{i}", f"integrate the series {i} carefully", 1.0, 0.0) for i in range(40)]
+    easy = [Example(f"e{i}", f"say hello to friend {i}", 1.0, 1.0) for i in range(40)]
+    router = train(hard + easy, epochs=5)
+    assert router.score("please integrate this") > router.score("say hello please")
+    from pathlib import Path
+
+    path = Path(str(tmp_path)) / "router.bin"
+    router.save(path)
+    again = LinearRouter.load(path.read_bytes())
+    assert again.score("please integrate this") == pytest.approx(router.score("please integrate this"), rel=1e-5)
+
+
+def test_only_the_end_of_a_long_prompt_is_read() -> None:
+    tail = "z " * 3_000 + "what is the capital of france"
+    assert features("x " * 50_000 + tail) == features("y " * 50_000 + tail)
