@@ -18,6 +18,9 @@ from mixcore.providers.tokens import request_token_bound
 from mixcore.providers.types import Usage
 
 MILLION = 1_000_000
+# The cap sent, with no client cap, to a model whose output limit the catalog does not know: a provider refuses
+# a cap above its model's limit, and most models answer in far fewer tokens.
+UNKNOWN_LIMIT_CAP = 8_192
 OUTPUT_CAPS = ("max_completion_tokens", "max_tokens")  # the first one set is the cap (what a budget reserves)
 
 
@@ -87,14 +90,16 @@ class CallBounds:
 
 def call_bounds(params: dict[str, Any], model: CatalogModel | None, gateway_cap: int) -> CallBounds:
     """What one call with these parameters can be billed for at most: the whole request as the prompt, and the
-    output cap (the client's, else the model's limit, else the gateway's) plus any thinking budget, per choice."""
-    cap = output_cap(params)
-    if cap is None:
-        cap = (model.max_output_tokens if model and model.max_output_tokens else None) or gateway_cap
+    output cap (the client's, else the model's limit, else `UNKNOWN_LIMIT_CAP`) plus any thinking budget, per
+    choice."""
     n = params.get("n")
     choices = n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else 1
     # A thinking budget is added to the answer's room (the Anthropic adapter raises max_tokens by it).
     thinking = model.settings.budget_tokens or 0 if model is not None and model.settings is not None else 0
+    cap = output_cap(params)
+    if cap is None:  # the cap sent: the model's limit with room for the thinking budget inside it
+        limit = model.max_output_tokens if model is not None and model.max_output_tokens else UNKNOWN_LIMIT_CAP
+        cap = max(1, min(limit, gateway_cap) - thinking)
     return CallBounds(prompt_tokens=request_token_bound(params, model.api_model if model else ""),
                       completion_tokens=(cap + thinking) * choices, cap=cap, choices=choices, thinking=thinking)
 

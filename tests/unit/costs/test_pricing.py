@@ -93,7 +93,9 @@ def test_the_output_bound_is_the_cap_asked_for_times_the_choices_plus_a_thinking
                        65_536).completion_tokens == 50
     assert call_bounds({"messages": messages, "max_tokens": 100, "n": 3}, model(), 65_536).completion_tokens == 300
     assert call_bounds({"messages": messages}, model(), 65_536).completion_tokens == 8_000
-    assert call_bounds({"messages": messages}, model(max_output=None), 65_536).completion_tokens == 65_536
+    assert call_bounds({"messages": messages}, model(max_output=None), 65_536).completion_tokens == 8_192
+    # With no cap asked, a thinking budget fits inside the model's limit: 8,000 = 6,976 + 1,024
+    assert call_bounds({"messages": messages}, model(budget=1_024), 65_536).cap == 6_976
     assert call_bounds({"messages": messages, "max_tokens": 100}, model(budget=1_024),
                        65_536).completion_tokens == 1_124
 
