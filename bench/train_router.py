@@ -1,4 +1,5 @@
-"""Trains the shipped router (src/mixcore/routing/data/router.bin) on all of the vendored RouteLLM data.
+"""Trains the shipped router (src/mixcore/routing/data/router.bin) on all of the vendored RouteLLM data, and writes
+each router's score quantiles (data/thresholds.json), which turn a strong share into a threshold.
 
 The shipped file is for routing real traffic; every figure `mixcore route eval` and bench/routing.py report
 comes from routers trained afresh on data that excludes what they score (routing/experiments.py).
@@ -9,8 +10,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import json
+
 from mixcore.routing.datasets import from_routellm
-from mixcore.routing.router import train
+from mixcore.routing.router import LinearRouter, train
+from mixcore.routing.thresholds import quantile_table
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -21,6 +25,14 @@ def main() -> None:
     router = train(examples)
     target = REPO / "src/mixcore/routing/data/router.bin"
     router.save(target)
+    shipped = LinearRouter.load(target.read_bytes())  # the float32 weights, as they are served
+    prompts = [e.prompt for e in examples]
+    tables = {"length": quantile_table([float(len(p)) for p in prompts]),
+              "ngram": quantile_table(shipped.scores(prompts))}
+    (target.parent / "thresholds.json").write_text(json.dumps(
+        {"about": "each router's score percentiles (0..100) over the vendored RouteLLM prompts "
+                  "(bench/train_router.py); a strong share s routes prompts scoring above the (1 - s) quantile",
+         "quantiles": {name: [round(v, 6) for v in table] for name, table in tables.items()}}, indent=1) + "\n")
     print(f"trained on {len(examples)} prompts in {time.perf_counter() - started:.1f} s; wrote {target} "
           f"({target.stat().st_size / 1e6:.2f} MB)")
 

@@ -9,7 +9,7 @@ from pydantic import ConfigDict, Field, model_validator
 from mixcore.model import Model
 
 # The request fields the gateway interprets itself rather than forwarding upstream.
-GATEWAY_FIELDS = frozenset({"model", "stream", "stream_options", "mix", "models", "include_proposals"})
+GATEWAY_FIELDS = frozenset({"model", "stream", "stream_options", "mix", "models", "include_proposals", "route"})
 # OpenAI chat parameters beyond the declared ones that are forwarded: documented, and billed as plain tokens.
 FORWARDED_EXTRAS = frozenset({"logit_bias", "logprobs", "top_logprobs", "parallel_tool_calls", "reasoning_effort",
                               "verbosity", "functions", "function_call"})
@@ -100,6 +100,16 @@ class MixOverrides(Model):
     n: int | None = Field(default=None, ge=1, le=16)
 
 
+class RouteOverrides(Model):
+    """Per-request settings of a route mix (`extra_body={"route": {...}}`): the share of prompts the strong side
+    should answer, or the router's score threshold itself, and the most the strong side may cost."""
+
+    model_config = ConfigDict(extra="forbid")
+    strong_share: float | None = Field(default=None, ge=0, le=1)
+    threshold: float | None = None
+    max_cost_usd: float | None = Field(default=None, ge=0, description="above this estimate, the weak side answers")
+
+
 class ChatCompletionRequest(Model):
     """OpenAI's chat completion request; unknown fields are forwarded to the provider."""
 
@@ -123,6 +133,7 @@ class ChatCompletionRequest(Model):
     tool_choice: str | dict[str, Any] | None = None
     response_format: dict[str, Any] | None = None
     mix: MixOverrides | None = None
+    route: RouteOverrides | None = None
     models: list[Annotated[str, Field(min_length=1, max_length=256, pattern=MODEL_ID)]] | None = Field(
         default=None, max_length=10, description="fallback models for a direct model, in order")
     include_proposals: bool = False

@@ -7,6 +7,7 @@ official SDK; the expected money comes from the packaged price data and arithmet
 from __future__ import annotations
 
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -32,12 +33,21 @@ def create_key(stack: RunningStack, *flags: str) -> tuple[str, str]:
     return lines[-1], lines[0].split()[2]
 
 
-def month_counters(stack: RunningStack, key_id: str) -> dict[str, float]:
+def month_counters(stack: RunningStack, key_id: str, wait_seconds: float = 10.0) -> dict[str, float]:
+    """The key's month counters once every request has settled (its holds swapped for its cost: committed money
+    equals spent money). A request settles after its last byte reached the client, so a moment after the client
+    has its answer; this waits a bounded time for that."""
     dynamodb = boto3.client("dynamodb", endpoint_url=stack.aws_endpoint, region_name="us-east-1",
                             aws_access_key_id="local", aws_secret_access_key="local")
-    item = dynamodb.get_item(TableName="mixcore-table", Key={
-        "pk": {"S": f"USAGE#{key_id}"}, "sk": {"S": "MONTH#" + datetime.now(UTC).strftime("%Y-%m")}}).get("Item", {})
-    return {name: float(value["N"]) for name, value in item.items() if "N" in value}
+    key = {"pk": {"S": f"USAGE#{key_id}"}, "sk": {"S": "MONTH#" + datetime.now(UTC).strftime("%Y-%m")}}
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        item = dynamodb.get_item(TableName="mixcore-table", Key=key, ConsistentRead=True).get("Item", {})
+        counters = {name: float(value["N"]) for name, value in item.items() if "N" in value}
+        if abs(counters.get("committed_usd", 0.0) - counters.get("cost_usd", 0.0)) < 1e-12 or \
+                time.monotonic() > deadline:
+            return counters
+        time.sleep(0.05)
 
 
 # The prompt bound of USER as sent (providers/tokens.py): 16 for the request, 8 for the message, "messages" 3 (a

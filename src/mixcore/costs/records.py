@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -51,6 +51,8 @@ class CostRecord(Model):
     cost_complete: bool = True
     latency_ms: float = 0.0
     catalog_version: str | None = Field(default=None, description="the catalog version whose prices were used")
+    route: dict[str, Any] | None = Field(default=None, description="a route mix's decision: router, score, "
+                                         "threshold, side (what `mixcore route calibrate` replays)")
 
     def finalise(self) -> CostRecord:
         self.prompt_tokens = sum(c.prompt_tokens for c in self.calls)

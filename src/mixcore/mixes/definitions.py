@@ -85,7 +85,31 @@ class VoteMix(MixBase):
     samples: int = Field(default=5, ge=1, le=16, description="answers in all, spread over the voters")
 
 
-MixDefinition = Annotated[IndexMix | SynthesisMix | CascadeMix | VoteMix, Field(discriminator="kind")]
+class RouteMix(MixBase):
+    """Easy prompts to a cheap model, hard ones to the leader: a router scores each prompt, and the top
+    `strong_share` of prompts (by the router's shipped score quantiles) go to the strong side."""
+
+    kind: Literal["route"] = "route"
+    strong: str = Field(description="an index mix (its candidates, #1 first) or a provider/model id")
+    weak: str | None = Field(default=None, description="an index mix or a provider/model id; None: the cheapest "
+                             "model of the strong side's ranking whose Elo-predicted win rate against its #1 is at "
+                             "least min_win_rate (and the next cheapest as fallbacks)")
+    min_win_rate: float = Field(default=0.4, gt=0, lt=0.5)
+    router: Literal["length", "ngram"] = "length"
+    strong_share: float = Field(default=0.5, ge=0, le=1)
+
+
+class AutoIndexMix(MixBase):
+    """Classifies each prompt into an LMArena category (routing/categories.py) and answers with that category's
+    index mix (`index/<source>-<category>`), or `fallback` when the category has none."""
+
+    kind: Literal["auto"] = "auto"
+    source: str = "lmsys"
+    fallback: str = "index/lmsys-overall"
+
+
+MixDefinition = Annotated[IndexMix | SynthesisMix | CascadeMix | VoteMix | RouteMix | AutoIndexMix,
+                          Field(discriminator="kind")]
 
 
 class MixFile(Model):

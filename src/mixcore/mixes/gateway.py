@@ -76,6 +76,7 @@ class Gateway:
         record = CostRecord(request_id=ctx.request_id, time=datetime.now(UTC).isoformat(timespec="milliseconds"),
                             key_id=ctx.key_id, mix_id=plan.mix_id if plan else None, model=model, stream=stream,
                             status=status, calls=list(ctx.calls), catalog_version=ctx.catalog_version,
+                            route=plan.info.get("route") if plan else None,
                             latency_ms=round((time.monotonic() - started) * 1000, 2))
         record.finalise()
         ctx.record = record
@@ -205,9 +206,12 @@ class Gateway:
                 async for chunk in chunks:
                     chunk.update(id=ctx.request_id, model=model, created=created, object="chat.completion.chunk")
                     chunk.pop("usage", None)
-                    if ctx.budget_notes and not told:  # the first chunk says when a budget lowered the cap
-                        chunk["mix"] = {"budget": ctx.budget_notes}
+                    if not told:  # the first chunk says why this model answers, and what a budget changed
                         told = True
+                        early = {k: v for k, v in (("route", plan.info.get("route")), ("budget", ctx.budget_notes))
+                                 if v}
+                        if early:
+                            chunk["mix"] = early
                     yield sse(chunk)
         except UpstreamError as exc:
             error = exc

@@ -11,17 +11,20 @@ import time
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
-from mixcore.errors import MixUnavailable, ModelNotFound
+from mixcore.errors import InvalidRequest, MixUnavailable, ModelNotFound
 from mixcore.leaderboards.snapshot import latest_ranking
 from mixcore.mixes.composite import composite_plan
-from mixcore.mixes.definitions import IndexMix, MixDefinition, default_mixes, parse_mix
+from mixcore.mixes.definitions import AutoIndexMix, IndexMix, MixDefinition, RouteMix, default_mixes, parse_mix
 from mixcore.mixes.index import Resolution, passed_over, resolve_index
 from mixcore.mixes.plans import Plan
+from mixcore.mixes.route import check_route_request, route_plan
 from mixcore.mixes.upstream import Candidate, Upstream
+from mixcore.routing.categories import categorise
+from mixcore.routing.thresholds import shipped_tables, threshold_for
 from mixcore.schemas import ChatCompletionRequest, MixOverrides
 from mixcore.store.base import Store
 
-MIX_PREFIXES = ("index/", "synthesis/", "cascade/", "vote/")
+MIX_PREFIXES = ("index/", "synthesis/", "cascade/", "vote/", "route/")
 T = TypeVar("T")
 MISS_RELOAD_SECONDS = 1.0
 
@@ -111,10 +114,17 @@ class MixRegistry:
         """What the request's `model` resolves to: a mix's plan, or a direct model with its fallbacks."""
         model = request.model
         if not model.startswith(MIX_PREFIXES):
+            if request.route is not None:
+                raise InvalidRequest("`route` settings apply to route mixes only.", param="route")
             candidates = [self.upstream.direct_candidate(model)]
             candidates += [self.upstream.direct_candidate(m) for m in request.models or [] if m != model]
             return Plan(kind="direct", mix_id=None, candidates=candidates)
         mix = self.get(model)
+        check_route_request(request, mix)
+        if isinstance(mix, RouteMix):
+            return route_plan(mix, request, self, self.upstream)
+        if isinstance(mix, AutoIndexMix):
+            return self.auto_plan(mix, request)
         if not isinstance(mix, IndexMix):
             return composite_plan(mix, request, self, self.upstream)
         resolution = self.resolve_index(mix, request.mix)
@@ -126,10 +136,33 @@ class MixRegistry:
                     info={"ranking": resolution.ranking_info()}, skipped=resolution.skipped,
                     defaults=dict(mix.defaults), attempt_timeout=mix.attempt_timeout_seconds)
 
+    def auto_plan(self, mix: AutoIndexMix, request: ChatCompletionRequest) -> Plan:
+        """The plan of the index mix for the prompt's category, saying which category and why."""
+        category = categorise(request.upstream_params().get("messages") or [])
+        target = f"index/{mix.source}-{category.name}"
+        chosen = self.mixes().get(target)
+        if not isinstance(chosen, IndexMix):
+            target = mix.fallback
+        plan = self.plan(request.model_copy(update={"model": target}))
+        plan.info = {"auto": {"category": category.name, "why": category.why, "mix": target}, **plan.info}
+        plan.mix_id = mix.id
+        plan.defaults = {**plan.defaults, **mix.defaults}
+        return plan
+
     def describe(self, mix_id: str) -> dict[str, Any]:
         mix = self.get(mix_id)
         view: dict[str, Any] = {"id": mix.id, "object": "mix", "definition": mix.model_dump(mode="json"),
                                 "catalog_version": self.upstream.catalog.version}
+        if isinstance(mix, RouteMix):
+            try:
+                plan = route_plan(mix, ChatCompletionRequest.model_validate(
+                    {"model": mix.id, "messages": [{"role": "user", "content": ""}]}), self, self.upstream)
+            except MixUnavailable as error:
+                view["resolution"] = {"error": error.message}
+            else:
+                route = plan.info["route"]
+                view["resolution"] = {"strong": route["strong"], "weak": route["weak"], "router": mix.router,
+                                      "threshold": threshold_for(shipped_tables()[mix.router], mix.strong_share)}
         if isinstance(mix, IndexMix):
             try:
                 resolution = self.resolve_index(mix)

@@ -1,0 +1,109 @@
+"""Route mixes: a router scores the prompt, and the strong or the weak side answers it.
+
+The decision is made before any call: the router's score against the threshold that gives the mix's
+strong share (routing/thresholds.py), or the request's own share or threshold. Each side is a fallback
+chain, as an index mix's candidates are. The weak side, unless named, is the cheapest model of the strong
+side's ranking whose Elo-predicted win rate against that ranking's #1 is at least `min_win_rate`. The
+answer says which side answered and why (`mix.route`), and the cost record keeps the score, so that
+`mixcore route calibrate` and an offline evaluation can replay real traffic.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from mixcore.costs.pricing import call_bounds
+from mixcore.errors import InvalidRequest, MixUnavailable
+from mixcore.mixes.definitions import IndexMix, MixDefinition, RouteMix
+from mixcore.mixes.index import Resolution
+from mixcore.mixes.plans import Plan
+from mixcore.mixes.upstream import Candidate, Upstream
+from mixcore.providers.types import message_text
+from mixcore.routing.router import shipped_router
+from mixcore.routing.thresholds import shipped_tables, threshold_for
+from mixcore.schemas import ChatCompletionRequest, MixOverrides
+
+WEAK_POOL = 50  # how deep the strong side's ranking is searched for the weak side
+TYPICAL_ANSWER_TOKENS = 512  # the answer an estimate assumes when the request sets no cap
+
+
+class RouteResolver(Protocol):
+    def get(self, mix_id: str) -> MixDefinition: ...
+    def member_candidates(self, model: str) -> list[Candidate]: ...
+    def resolve_index(self, mix: IndexMix, overrides: MixOverrides | None = None) -> Resolution: ...
+
+
+def score(router: str, text: str) -> float:
+    return shipped_router().score(text) if router == "ngram" else float(len(text))
+
+
+def win_rate(rating: float, against: float) -> float:
+    """The Elo-predicted chance that a model rated `rating` beats one rated `against`."""
+    return 1 / (1 + 10 ** ((against - rating) / 400))
+
+
+def blended_price(candidate: Candidate, upstream: Upstream) -> float:
+    model = upstream.catalog.get(candidate.model_id)
+    price = model.price if model is not None else None
+    return price.input + price.output if price is not None else float("inf")
+
+
+def cheapest_close(mix: RouteMix, resolver: RouteResolver, upstream: Upstream) -> list[Candidate]:
+    """The weak side by default: the strong side's ranking, cheapest first among the models close enough."""
+    strong = resolver.get(mix.strong)
+    if not isinstance(strong, IndexMix):
+        raise MixUnavailable(f"{mix.id}: name a weak side, or make the strong side an index mix to choose one from")
+    ranked = [c for c in resolver.resolve_index(strong, MixOverrides(top_n=WEAK_POOL)).candidates
+              if c.score is not None]
+    if not ranked:
+        return []
+    leader = ranked[0]
+    close = [c for c in ranked[1:] if win_rate(float(c.score or 0), float(leader.score or 0)) >= mix.min_win_rate
+             and c.same_model != leader.same_model]
+    return sorted(close, key=lambda c: (blended_price(c, upstream), c.rank or 0))
+
+
+def estimated_cost(candidates: list[Candidate], params: dict[str, Any], upstream: Upstream) -> float | None:
+    """What the side's first candidate would cost for this prompt and a typical (or the capped) answer."""
+    if not candidates:
+        return None
+    model = upstream.catalog.get(candidates[0].model_id)
+    if model is None or model.price is None:
+        return None
+    capped = params if params.get("max_tokens") or params.get("max_completion_tokens") else {
+        **params, "max_tokens": TYPICAL_ANSWER_TOKENS}
+    return round(call_bounds(capped, model, upstream.settings.max_tokens_cap).max_cost(model.price), 8)
+
+
+def route_plan(mix: RouteMix, request: ChatCompletionRequest, resolver: RouteResolver, upstream: Upstream) -> Plan:
+    strong = resolver.member_candidates(mix.strong)
+    weak = resolver.member_candidates(mix.weak) if mix.weak else cheapest_close(mix, resolver, upstream)
+    if not strong or not weak:
+        raise MixUnavailable(f"{mix.id}: no callable candidate for its {'strong' if not strong else 'weak'} side.")
+    params = request.upstream_params()
+    asked = request.route
+    share = asked.strong_share if asked is not None and asked.strong_share is not None else mix.strong_share
+    if asked is not None and asked.threshold is not None:
+        threshold = asked.threshold
+    else:
+        threshold = threshold_for(shipped_tables()[mix.router], share)
+    prompt_score = score(mix.router, message_text(params.get("messages") or []))
+    costs = {"strong": estimated_cost(strong, params, upstream), "weak": estimated_cost(weak, params, upstream)}
+    side, why = ("strong", "the score reaches the threshold") if prompt_score >= threshold else (
+        "weak", "the score is below the threshold")
+    limit = asked.max_cost_usd if asked is not None else None
+    if side == "strong" and limit is not None and (costs["strong"] or 0.0) > limit:
+        side, why = "weak", f"the strong side's estimate passes max_cost_usd ({limit})"
+    chosen = strong if side == "strong" else weak
+    info = {"route": {"router": mix.router, "score": round(prompt_score, 6),
+                      "threshold": None if abs(threshold) == float("inf") else round(threshold, 6),
+                      "strong_share": None if asked is not None and asked.threshold is not None else share,
+                      "side": side, "why": why, "strong": strong[0].model_id, "weak": weak[0].model_id,
+                      "chosen": chosen[0].model_id, "estimated_cost_usd": costs}}
+    return Plan(kind="route", mix_id=mix.id, candidates=chosen, info=info, defaults=dict(mix.defaults))
+
+
+def check_route_request(request: ChatCompletionRequest, mix: MixDefinition) -> None:
+    if request.route is not None and not isinstance(mix, RouteMix):
+        raise InvalidRequest(f"`route` settings apply to route mixes only; {mix.id} is a {mix.kind} mix.",
+                             param="route")
