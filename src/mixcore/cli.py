@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -349,6 +350,9 @@ def overrides_from_args(args: argparse.Namespace) -> Overrides:
 LAMBDA_LINES = ("START RequestId", "END RequestId", "REPORT RequestId")  # printed as Lambda prints them
 
 
+MIN_CALIBRATION_PROMPTS = 20
+
+
 def cmd_route(args: argparse.Namespace) -> int:
     """`mixcore route convert|score|eval`: routing data, a router's scores, and its figures (routing/)."""
     from mixcore.routing.datasets import from_routellm, read_jsonl, write_jsonl
@@ -356,6 +360,8 @@ def cmd_route(args: argparse.Namespace) -> int:
     if args.action == "convert":
         sys.stdout.writelines(write_jsonl(from_routellm(Path(args.routellm))))
         return 0
+    if args.action == "calibrate":
+        return calibrate_route(args)
     if args.action == "score":
         from mixcore.routing.router import shipped_router
 
@@ -377,6 +383,37 @@ def cmd_route(args: argparse.Namespace) -> int:
     print("\n".join(table(rows, args.router)))
     print(f"\nStrong/weak pair for the dollar column: {args.pair}; prompts at 4 characters a token, answers "
           "300 tokens.")
+    return 0
+
+
+def calibrate_route(args: argparse.Namespace) -> int:
+    """`mixcore route calibrate --key ID`: fit the share → threshold table to the scores in the key's cost records."""
+    import boto3
+
+    from mixcore.costs.report import read_records
+    from mixcore.routing.thresholds import quantile_table, threshold_for
+    from mixcore.settings import get_settings
+
+    if not args.key:
+        print("mixcore route calibrate: give --key (the key id whose traffic to calibrate on)", file=sys.stderr)
+        return 2
+    bucket = args.bucket or get_settings().cost_bucket_name
+    print(f"Reading cost records from s3://{bucket}/ ...", file=sys.stderr, flush=True)
+    scores = [float(r["route"]["score"]) for r in read_records(boto3.client("s3"), bucket)
+              if r.get("key_id") == args.key and isinstance(r.get("route"), dict)
+              and r["route"].get("router") == args.router and r["route"].get("score") is not None]
+    if len(scores) < MIN_CALIBRATION_PROMPTS:
+        print(f"mixcore route calibrate: {len(scores)} routed requests of key {args.key} with the {args.router} "
+              f"router; at least {MIN_CALIBRATION_PROMPTS} are needed.", file=sys.stderr)
+        return 2
+    table = quantile_table(scores)
+    _store().put_route_table(args.key, args.router, {"quantiles": table, "prompts": len(scores),
+                                                      "fitted_at": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                                                 time.gmtime())})
+    print(f"Calibrated the {args.router} router on {len(scores)} of key {args.key}'s prompts:")
+    for share in (0.1, 0.3, 0.5, 0.7, 0.9):
+        print(f"  strong_share {share:.0%}: score ≥ {threshold_for(table, share):g}")
+    print("Its route mixes use these within MIXCORE_CACHE_TTL_SECONDS.")
     return 0
 
 
@@ -495,8 +532,10 @@ def build_parser() -> argparse.ArgumentParser:
     catalog.set_defaults(func=cmd_catalog)
 
     route = sub.add_parser("route", help="prompt routing: convert evaluation data, score prompts, evaluate a "
-                                         "router with RouteLLM's metrics")
-    route.add_argument("action", choices=["convert", "score", "eval"])
+                                         "router with RouteLLM's metrics, calibrate a key's thresholds")
+    route.add_argument("action", choices=["convert", "score", "eval", "calibrate"])
+    route.add_argument("--key", help="with calibrate: the key id whose logged scores to fit the thresholds to")
+    route.add_argument("--bucket", help="with calibrate: the cost bucket (default: MIXCORE_COST_BUCKET_NAME)")
     route.add_argument("--router", choices=["ngram", "length"], default="ngram")
     route.add_argument("--data", help="with eval: unified JSONL ({id, prompt, strong, weak, benchmark, group})")
     route.add_argument("--routellm", default="tests/fixtures/routing/routellm",

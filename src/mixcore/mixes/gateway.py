@@ -123,7 +123,7 @@ class Gateway:
 
     def _begin(self, request: ChatCompletionRequest, ctx: RequestContext) -> tuple[Plan, dict[str, Any]]:
         self.check_limits(request)
-        plan = self.registry.plan(request)
+        plan = self.registry.plan(request, ctx.key_id)
         client = request.upstream_params()
         ctx.client_fields = frozenset(client)
         if not plan.defaults:

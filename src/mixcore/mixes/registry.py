@@ -110,7 +110,14 @@ class MixRegistry:
             return candidates[start:]
         return [self.upstream.direct_candidate(model)]
 
-    def plan(self, request: ChatCompletionRequest) -> Plan:
+    def route_table(self, key_id: str | None, router: str) -> list[float] | None:
+        """The key's own routing quantiles (`mixcore route calibrate`), when it has some."""
+        if key_id is None:
+            return None
+        found = self.cache.get(("route", key_id, router), lambda: self.store().get_route_table(key_id, router))
+        return [float(v) for v in found["quantiles"]] if found else None
+
+    def plan(self, request: ChatCompletionRequest, key_id: str | None = None) -> Plan:
         """What the request's `model` resolves to: a mix's plan, or a direct model with its fallbacks."""
         model = request.model
         if not model.startswith(MIX_PREFIXES):
@@ -122,9 +129,9 @@ class MixRegistry:
         mix = self.get(model)
         check_route_request(request, mix)
         if isinstance(mix, RouteMix):
-            return route_plan(mix, request, self, self.upstream)
+            return route_plan(mix, request, self, self.upstream, self.route_table(key_id, mix.router))
         if isinstance(mix, AutoIndexMix):
-            return self.auto_plan(mix, request)
+            return self.auto_plan(mix, request, key_id)
         if not isinstance(mix, IndexMix):
             return composite_plan(mix, request, self, self.upstream)
         resolution = self.resolve_index(mix, request.mix)
@@ -136,14 +143,14 @@ class MixRegistry:
                     info={"ranking": resolution.ranking_info()}, skipped=resolution.skipped,
                     defaults=dict(mix.defaults), attempt_timeout=mix.attempt_timeout_seconds)
 
-    def auto_plan(self, mix: AutoIndexMix, request: ChatCompletionRequest) -> Plan:
+    def auto_plan(self, mix: AutoIndexMix, request: ChatCompletionRequest, key_id: str | None) -> Plan:
         """The plan of the index mix for the prompt's category, saying which category and why."""
         category = categorise(request.upstream_params().get("messages") or [])
         target = f"index/{mix.source}-{category.name}"
         chosen = self.mixes().get(target)
         if not isinstance(chosen, IndexMix):
             target = mix.fallback
-        plan = self.plan(request.model_copy(update={"model": target}))
+        plan = self.plan(request.model_copy(update={"model": target}), key_id)
         plan.info = {"auto": {"category": category.name, "why": category.why, "mix": target}, **plan.info}
         plan.mix_id = mix.id
         plan.defaults = {**plan.defaults, **mix.defaults}

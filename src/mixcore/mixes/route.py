@@ -75,7 +75,9 @@ def estimated_cost(candidates: list[Candidate], params: dict[str, Any], upstream
     return round(call_bounds(capped, model, upstream.settings.max_tokens_cap).max_cost(model.price), 8)
 
 
-def route_plan(mix: RouteMix, request: ChatCompletionRequest, resolver: RouteResolver, upstream: Upstream) -> Plan:
+def route_plan(mix: RouteMix, request: ChatCompletionRequest, resolver: RouteResolver, upstream: Upstream,
+               key_table: list[float] | None = None) -> Plan:
+    """The side the prompt goes to; `key_table` is the key's own score quantiles, else the shipped ones."""
     strong = resolver.member_candidates(mix.strong)
     weak = resolver.member_candidates(mix.weak) if mix.weak else cheapest_close(mix, resolver, upstream)
     if not strong or not weak:
@@ -86,7 +88,7 @@ def route_plan(mix: RouteMix, request: ChatCompletionRequest, resolver: RouteRes
     if asked is not None and asked.threshold is not None:
         threshold = asked.threshold
     else:
-        threshold = threshold_for(shipped_tables()[mix.router], share)
+        threshold = threshold_for(key_table or shipped_tables()[mix.router], share)
     prompt_score = score(mix.router, message_text(params.get("messages") or []))
     costs = {"strong": estimated_cost(strong, params, upstream), "weak": estimated_cost(weak, params, upstream)}
     side, why = ("strong", "the score reaches the threshold") if prompt_score >= threshold else (
@@ -98,6 +100,7 @@ def route_plan(mix: RouteMix, request: ChatCompletionRequest, resolver: RouteRes
     info = {"route": {"router": mix.router, "score": round(prompt_score, 6),
                       "threshold": None if abs(threshold) == float("inf") else round(threshold, 6),
                       "strong_share": None if asked is not None and asked.threshold is not None else share,
+                      "calibration": "this key's traffic" if key_table else "the vendored evaluation prompts",
                       "side": side, "why": why, "strong": strong[0].model_id, "weak": weak[0].model_id,
                       "chosen": chosen[0].model_id, "estimated_cost_usd": costs}}
     return Plan(kind="route", mix_id=mix.id, candidates=chosen, info=info, defaults=dict(mix.defaults))

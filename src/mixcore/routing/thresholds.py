@@ -16,11 +16,17 @@ QUANTILES = 100
 
 
 def quantile_table(scores: Sequence[float]) -> list[float]:
-    """The 0th to 100th percentiles of `scores`."""
+    """The 0th to 100th percentiles of `scores`, interpolated between neighbours (as numpy's default does)."""
     ordered = sorted(scores)
     if not ordered:
         raise ValueError("no scores to fit a quantile table to")
-    return [ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1) / QUANTILES))] for q in range(QUANTILES + 1)]
+    table = []
+    for q in range(QUANTILES + 1):
+        position = q * (len(ordered) - 1) / QUANTILES
+        low = math.floor(position)
+        high = min(len(ordered) - 1, low + 1)
+        table.append(ordered[low] + (ordered[high] - ordered[low]) * (position - low))
+    return table
 
 
 def threshold_for(table: Sequence[float], share: float) -> float:

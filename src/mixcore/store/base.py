@@ -59,6 +59,13 @@ class UsageStore(Protocol):
         ...
 
 
+class RoutingStore(Protocol):
+    """A key's own routing thresholds: `{"quantiles": [...101 scores], "prompts": n, "fitted_at": ...}`."""
+
+    def put_route_table(self, key_id: str, router: str, table: dict[str, Any]) -> None: ...
+    def get_route_table(self, key_id: str, router: str) -> dict[str, Any] | None: ...
+
+
 class CatalogStore(Protocol):
     """The live model catalog: every version built (gzip JSON, the history), which one is live, the operator's
     overrides, and the last good price table of each source."""
@@ -76,5 +83,5 @@ class CatalogStore(Protocol):
     def put_price_table(self, source: str, stamp: dict[str, Any], body: bytes) -> None: ...
 
 
-class Store(KeyStore, RankingStore, MixStore, UsageStore, CatalogStore, Protocol):
+class Store(KeyStore, RankingStore, MixStore, UsageStore, CatalogStore, RoutingStore, Protocol):
     """Everything a Mixcore deployment keeps: keys, rankings, mix definitions, usage counters, the catalog."""

@@ -8,6 +8,7 @@ Key schema (table `MIXCORE_TABLE_NAME`, partition key `pk`, sort key `sk`, TTL o
 | latest ranking            | `RANKING`                       | `<source>#<category>`      |
 | ranking snapshot          | `RANKING#<source>#<category>`   | `<fetched_at>#<hash[:12]>` |
 | mix definition            | `MIX`                           | mix id                     |
+| a key's routing quantiles | `ROUTE`                         | `<key_id>#<router>`        |
 | usage counter             | `USAGE#<key_id>`                | `MONTH#YYYY-MM`/`MINUTE#…` |
 | a request's hold on it    | `USAGE#<key_id>`                | `HOLD#MONTH#YYYY-MM#<id>`  |
 | live catalog, overrides   | `CATALOG`                       | `STATE` / `OVERRIDES`      |
@@ -118,6 +119,13 @@ class DynamoStore:
 
     def put_mix(self, mix: dict[str, Any]) -> None:
         self._put_doc("MIX", mix["id"], mix)
+
+    # a key's own routing thresholds (`mixcore route calibrate`)
+    def put_route_table(self, key_id: str, router: str, table: dict[str, Any]) -> None:
+        self._put_doc("ROUTE", f"{key_id}#{router}", table)
+
+    def get_route_table(self, key_id: str, router: str) -> dict[str, Any] | None:
+        return self._get_doc("ROUTE", f"{key_id}#{router}")
 
     # the live catalog
     def catalog_head(self) -> dict[str, Any]:

@@ -16,7 +16,8 @@ class MemoryStore:
         self.snapshots: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.mixes: dict[str, dict[str, Any]] = {}
         self.usage: dict[tuple[str, str], dict[str, float]] = {}
-        self.holds: dict[tuple[str, str, str], dict[str, float]] = {}  # (key, period, request id) → its hold
+        self.holds: dict[tuple[str, str, str], dict[str, float]] = {}
+        self.route_tables: dict[tuple[str, str], dict[str, Any]] = {}  # (key, period, request id) → its hold
         self.catalog: dict[str, dict[str, Any]] = {}
         self.catalog_versions: dict[str, tuple[dict[str, Any], bytes]] = {}
         self.price_tables: dict[str, tuple[dict[str, Any], bytes]] = {}
@@ -59,6 +60,12 @@ class MemoryStore:
 
     def put_mix(self, mix: dict[str, Any]) -> None:
         self.mixes[mix["id"]] = copy.deepcopy(mix)
+
+    def put_route_table(self, key_id: str, router: str, table: dict[str, Any]) -> None:
+        self.route_tables[(key_id, router)] = copy.deepcopy(table)
+
+    def get_route_table(self, key_id: str, router: str) -> dict[str, Any] | None:
+        return copy.deepcopy(self.route_tables.get((key_id, router)))
 
     def catalog_head(self) -> dict[str, Any]:
         return {"state": copy.deepcopy(self.catalog.get("STATE")),

@@ -66,3 +66,14 @@ def test_a_trained_router_learns_a_word_that_marks_hard_prompts_and_survives_a_s
 def test_only_the_end_of_a_long_prompt_is_read() -> None:
     tail = "z " * 3_000 + "what is the capital of france"
     assert features("x " * 50_000 + tail) == features("y " * 50_000 + tail)
+
+
+def test_a_share_of_a_calibrated_table_sends_that_share_of_its_prompts_to_the_strong_side() -> None:
+    from mixcore.routing.thresholds import quantile_table, threshold_for
+
+    scores = [float(10 * i) for i in range(1, 21)]  # 20 prompts scoring 10..200
+    table = quantile_table(scores)
+    assert (table[0], table[50], table[100]) == (10.0, 105.0, 200.0)  # the median of 100 and 110
+    for share, expected in ((0.3, 6), (0.5, 10), (0.1, 2)):
+        assert sum(1 for s in scores if s >= threshold_for(table, share)) == expected
+    assert threshold_for(table, 0.0) == float("inf") and threshold_for(table, 1.0) == float("-inf")

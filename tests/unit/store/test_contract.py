@@ -158,6 +158,14 @@ def test_a_request_that_reserved_nothing_still_settles_once(store: Store) -> Non
     assert store.add_usage("key_a", month)["requests"] == 1.0
 
 
+def test_a_keys_routing_table_is_stored_per_router(store: Store) -> None:
+    assert store.get_route_table("key_a", "length") is None
+    table = {"quantiles": [float(i) for i in range(101)], "prompts": 40, "fitted_at": "2026-12-03T00:00:00Z"}
+    store.put_route_table("key_a", "length", table)
+    assert store.get_route_table("key_a", "length") == table
+    assert store.get_route_table("key_a", "ngram") is None and store.get_route_table("key_b", "length") is None
+
+
 def test_catalog_versions_state_overrides_and_price_tables(store: Store) -> None:
     assert store.catalog_head() == {"state": None, "overrides": None}
     body = gzip.compress(b'{"models": []}' * 2000)  # binary, as the catalog's gzip JSON is
