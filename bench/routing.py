@@ -56,7 +56,7 @@ def main() -> None:
                         "cpt50": r.router.cpt50, "length_apgr": r.length.apgr, "random_high": r.random_high,
                         "published": PUBLISHED.get(r.benchmark)} for r in rows],
               "score_ms": {"1k": short, "20k": long}, "load_ms": load}
-    print("RESULT " + json.dumps(result))
+    print("RESULT " + json.dumps({"routing": result}))
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
-SCRIPTS = ["coldstart.py", "overhead.py", "indexer.py", "fanout.py", "load.py", "cost_delivery.py"]
+SCRIPTS = ["coldstart.py", "overhead.py", "indexer.py", "fanout.py", "load.py", "cost_delivery.py", "routing.py"]
 
 
 def goals_table(results: dict[str, Any]) -> list[str]:
@@ -48,6 +48,28 @@ def goals_table(results: dict[str, Any]) -> list[str]:
         penalty = over["cold_penalty"]
         rows.append(f"| the app's own path hot / after 50 ms idle (what a wait costs the work after it) | "
                     f"{penalty['hot_ms']:.2f} / {penalty['after_idle_ms']:.2f} ms | (machine) | |")
+    rows.extend(routing_rows(results.get("routing")))
+    return rows
+
+
+def routing_rows(routing: dict[str, Any] | None) -> list[str]:
+    """Issue 29's goals: the router against the length baseline and the published results, and its speed."""
+    if not routing:
+        return []
+    rows = []
+    for row in routing["rows"]:
+        goal = {"mmlu": 0.60, "gsm8k": 0.62}.get(row["benchmark"])
+        if "in-domain" in row["protocol"]:
+            goal = 0.63
+        beats = row["apgr"] > row["length_apgr"] and row["apgr"] > row["random_high"]
+        rows.append(f"| router APGR, {row['benchmark']} ({row['protocol']}); length baseline {row['length_apgr']:.3f} "
+                    f"| {row['apgr']:.3f} | ≥ {goal} and above the length baseline | "
+                    f"{'met' if beats and goal and row['apgr'] >= goal else '**not met**'} |")
+    p50, p99 = routing["score_ms"]["20k"]
+    rows.append(f"| router scoring p50/p99, 20,000-token prompt | {p50:.2f} / {p99:.2f} ms | p99 ≤ 2 ms | "
+                f"{'met' if p99 <= 2 else '**not met**'} |")
+    rows.append(f"| router load | {routing['load_ms']:.1f} ms | ≤ 20 ms | "
+                f"{'met' if routing['load_ms'] <= 20 else '**not met**'} |")
     return rows
 
 

@@ -7,10 +7,9 @@ comes from routers trained afresh on data that excludes what they score (routing
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
-
-import json
 
 from mixcore.routing.datasets import from_routellm
 from mixcore.routing.router import LinearRouter, train
