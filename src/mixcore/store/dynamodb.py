@@ -24,6 +24,7 @@ catalog is 840 KB as JSON, about 40 KB compressed).
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 import boto3
@@ -197,7 +198,8 @@ class DynamoStore:
             if hold is None:
                 result = self.client.update_item(**update, ReturnValues="ALL_NEW")
                 return True, _counters(result["Attributes"])["committed_usd"]
-            self.client.transact_write_items(TransactItems=[
+            # The token makes a retried transaction (boto's, after a lost answer) apply once.
+            self.client.transact_write_items(ClientRequestToken=str(uuid.uuid4()), TransactItems=[
                 {"Update": update},
                 {"Update": {"TableName": self.table, "Key": self._hold_key(key_id, period, hold),
                             "UpdateExpression": "ADD #h :a SET #u = :u, #e = :e",
