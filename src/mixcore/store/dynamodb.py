@@ -234,23 +234,17 @@ class DynamoStore:
                 "UpdateExpression": "SET #s = :now, #e = :keep",
                 "ExpressionAttributeNames": {"#s": "settled_at", "#e": "expires_at", "#x": "released_at"},
                 "ExpressionAttributeValues": {":now": {"N": str(now)}, ":keep": {"N": str(now + HOLD_KEPT_SECONDS)}}}
-        try:
-            self.client.transact_write_items(TransactItems=[
-                {"Update": {**mark, "ConditionExpression": "attribute_not_exists(#s) AND attribute_not_exists(#x)"}},
-                {"Update": month_update}])
-            return True
-        except ClientError as error:
-            if not _condition_failed(error):
-                raise
-        month_update["ExpressionAttributeValues"][":d"] = {"N": _number(cost_usd)}
-        try:
-            self.client.transact_write_items(TransactItems=[
-                {"Update": {**mark, "ConditionExpression": "attribute_not_exists(#s) AND attribute_exists(#x)"}},
-                {"Update": month_update}])
-            return True
-        except ClientError as error:
-            if not _condition_failed(error):
-                raise
+        for released, committed in (("attribute_not_exists(#x)", cost_usd - reserved_usd),
+                                    ("attribute_exists(#x)", cost_usd)):
+            month_update["ExpressionAttributeValues"][":d"] = {"N": _number(committed)}
+            try:
+                self.client.transact_write_items(TransactItems=[
+                    {"Update": {**mark, "ConditionExpression": f"attribute_not_exists(#s) AND {released}"}},
+                    {"Update": month_update}])
+                return True
+            except ClientError as error:
+                if not _condition_failed(error):
+                    raise
         return False
 
     def release_expired_holds(self, key_id: str, period: str, now: int) -> float:
