@@ -46,13 +46,14 @@ def main() -> None:
     examples = from_routellm(REPO / "tests/fixtures/routing/routellm")
     rows = evaluate(examples, "ngram", labels=1_500, draws=1_000, bootstrap=200,
                     prices=(10.0, 30.0, 0.5, 0.5), progress=lambda text: print(f"... {text}", file=sys.stderr))
-    print("\n".join(table(rows, "ngram")))
+    print("\n".join(table(rows)))
     short, long = latency(1_000), latency(20_000)
     load = load_ms()
     print(f"\nscoring p50/p99: {short[0]:.3f}/{short[1]:.3f} ms at 1k tokens, {long[0]:.3f}/{long[1]:.3f} ms at 20k "
           f"tokens; load {load:.1f} ms; file {(REPO / 'src/mixcore/routing/data/router.bin').stat().st_size / 1e6:.2f}"
           " MB")
-    result = {"rows": [{"benchmark": r.benchmark, "protocol": r.protocol, "apgr": r.router.apgr,
+    result = {"rows": [{"benchmark": r.benchmark, "protocol": r.protocol, "router": r.router_name,
+                        "apgr": r.router.apgr,
                         "cpt50": r.router.cpt50, "length_apgr": r.length.apgr, "random_high": r.random_high,
                         "published": PUBLISHED.get(r.benchmark)} for r in rows],
               "score_ms": {"1k": short, "20k": long}, "load_ms": load}

@@ -62,7 +62,8 @@ def routing_rows(routing: dict[str, Any] | None) -> list[str]:
         if "in-domain" in row["protocol"]:
             goal = 0.63
         beats = row["apgr"] > row["length_apgr"] and row["apgr"] > row["random_high"]
-        rows.append(f"| router APGR, {row['benchmark']} ({row['protocol']}); length baseline {row['length_apgr']:.3f} "
+        rows.append(f"| {row['router']} router APGR, {row['benchmark']} ({row['protocol']}); length baseline "
+                    f"{row['length_apgr']:.3f} "
                     f"| {row['apgr']:.3f} | ≥ {goal} and above the length baseline | "
                     f"{'met' if beats and goal and row['apgr'] >= goal else '**not met**'} |")
     p50, p99 = routing["score_ms"]["20k"]

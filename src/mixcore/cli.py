@@ -380,7 +380,7 @@ def cmd_route(args: argparse.Namespace) -> int:
     prices = pair_prices(args.pair)
     rows = evaluate(examples, args.router, labels=args.labels, draws=args.draws, bootstrap=args.bootstrap,
                     prices=prices, progress=lambda text: print(f"... {text}", file=sys.stderr, flush=True))
-    print("\n".join(table(rows, args.router)))
+    print("\n".join(table(rows)))
     print(f"\nStrong/weak pair for the dollar column: {args.pair}; prompts at 4 characters a token, answers "
           "300 tokens.")
     return 0

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from mixcore.routing.datasets import Example
 from mixcore.routing.evaluation import Figures, figures, length_scores, oracle_scores, random_band
+from mixcore.routing.groups import train_groups
 from mixcore.routing.router import train
 
 Trainer = Callable[[Sequence[Example]], Callable[[Sequence[Example]], list[float]]]
@@ -28,13 +29,20 @@ def length_trainer(examples: Sequence[Example]) -> Callable[[Sequence[Example]],
     return length_scores
 
 
+def groups_trainer(examples: Sequence[Example]) -> Callable[[Sequence[Example]], list[float]]:
+    router = train_groups(examples)
+    return lambda rows: router.scores([e.prompt for e in rows])
+
+
 ROUTERS: dict[str, Trainer] = {"ngram": ngram_trainer, "length": length_trainer}
+IN_DOMAIN_ROUTERS: dict[str, Trainer] = {**ROUTERS, "groups": groups_trainer}
 
 
 @dataclass
 class Row:
     benchmark: str
     protocol: str
+    router_name: str
     prompts: int
     router: Figures
     length: Figures
@@ -62,40 +70,42 @@ def subject_folds(examples: Sequence[Example], folds: int, seed: int = 0) -> lis
     return [[e for e in examples if e.group in set(groups[i::folds])] for i in range(folds)]
 
 
-def evaluate(examples: Sequence[Example], router: str, *, labels: int = 0, subject_fold_count: int = 4,
+def evaluate(examples: Sequence[Example], router: str, *, labels: int = 0, in_domain_router: str = "groups",
+             subject_fold_count: int = 4,
              draws: int = 1_000, bootstrap: int = 200, prices: tuple[float, float, float, float] | None = None,
              answer_tokens: int = 300, progress: Callable[[str], None] = lambda _: None) -> list[Row]:
     """Every benchmark under every protocol the data allows."""
     trainer = ROUTERS[router]
     benchmarks = sorted({e.benchmark for e in examples})
     rows: list[Row] = []
-    plans: list[tuple[str, str, list[Example], dict[str, float]]] = []
+    plans: list[tuple[str, str, str, list[Example], dict[str, float]]] = []
     for benchmark in benchmarks:
         target = [e for e in examples if e.benchmark == benchmark]
         others = [e for e in examples if e.benchmark != benchmark]
         if others:
             progress(f"{benchmark}: training on the other benchmarks")
             scorer = trainer(others)
-            plans.append((benchmark, "other benchmarks", target, dict(zip((e.id for e in target), scorer(target),
-                                                                           strict=True))))
+            plans.append((benchmark, "other benchmarks", router, target,
+                          dict(zip((e.id for e in target), scorer(target), strict=True))))
         groups = {e.group for e in target}
         if len(groups) >= subject_fold_count:
             progress(f"{benchmark}: {subject_fold_count} folds of whole groups held out")
-            plans.append((benchmark, f"{len(groups)} groups, {subject_fold_count} folds held out", target,
+            plans.append((benchmark, f"{len(groups)} groups, {subject_fold_count} folds held out", router, target,
                           held_out_scores(target, trainer, subject_folds(target, subject_fold_count), examples)))
         if labels and len(target) > labels:
             progress(f"{benchmark}: {labels} in-domain labels")
             shuffled = list(target)
             random.Random(0).shuffle(shuffled)
             seen, rest = shuffled[:labels], shuffled[labels:]
-            scorer = trainer(seen)
-            plans.append((benchmark, f"{labels} in-domain labels", rest,
-                          dict(zip((e.id for e in rest), scorer(rest), strict=True))))
-    for benchmark, protocol, rows_of, scores in plans:
+            for name in dict.fromkeys((router, in_domain_router)):
+                scorer = IN_DOMAIN_ROUTERS[name](seen)
+                plans.append((benchmark, f"{labels} in-domain labels", name, rest,
+                              dict(zip((e.id for e in rest), scorer(rest), strict=True))))
+    for benchmark, protocol, name, rows_of, scores in plans:
         progress(f"{benchmark}, {protocol}: figures")
         ordered = [scores[e.id] for e in rows_of]
         mean, low, high = random_band(rows_of, draws)
-        rows.append(Row(benchmark, protocol, len(rows_of), figures(ordered, rows_of, bootstrap=bootstrap),
+        rows.append(Row(benchmark, protocol, name, len(rows_of), figures(ordered, rows_of, bootstrap=bootstrap),
                         figures(length_scores(rows_of), rows_of, bootstrap=bootstrap), mean, low, high,
                         figures(oracle_scores(rows_of), rows_of).apgr, cost_per_thousand(rows_of, prices,
                                                                                           answer_tokens)))
@@ -114,13 +124,14 @@ def cost_per_thousand(examples: Sequence[Example], prices: tuple[float, float, f
             / 1_000)
 
 
-def table(rows: Sequence[Row], router: str) -> list[str]:
-    lines = [f"| benchmark | protocol | prompts | {router} APGR (95% CI) | CPT50 | CPT80 | length APGR | random "
+def table(rows: Sequence[Row]) -> list[str]:
+    lines = ["| benchmark | protocol | router | prompts | APGR (95% CI) | CPT50 | CPT80 | length APGR | random "
              "(95% band) | oracle | $ / 1k prompts at a 50% share (all weak → all strong) |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         weak, strong = r.strong_share_cost
-        lines.append(f"| {r.benchmark} | {r.protocol} | {r.prompts} | {r.router.apgr:.3f} ({r.router.low:.3f}–"
+        lines.append(f"| {r.benchmark} | {r.protocol} | {r.router_name} | {r.prompts} | {r.router.apgr:.3f} "
+                     f"({r.router.low:.3f}–"
                      f"{r.router.high:.3f}) | {r.router.cpt50:.1%} | {r.router.cpt80:.1%} | {r.length.apgr:.3f} | "
                      f"{r.random_mean:.3f} ({r.random_low:.3f}–{r.random_high:.3f}) | {r.oracle:.3f} | "
                      f"{(weak + strong) / 2:.2f} ({weak:.2f} → {strong:.2f}) |")

@@ -77,3 +77,18 @@ def test_a_share_of_a_calibrated_table_sends_that_share_of_its_prompts_to_the_st
     for share, expected in ((0.3, 6), (0.5, 10), (0.1, 2)):
         assert sum(1 for s in scores if s >= threshold_for(table, share)) == expected
     assert threshold_for(table, 0.0) == float("inf") and threshold_for(table, 1.0) == float("-inf")
+
+
+def test_the_groups_router_scores_a_prompt_by_the_gain_of_the_group_it_resembles() -> None:
+    from mixcore.routing.groups import train_groups
+
+    hard = [Example(f"h{i}", f"evaluate the integral of the derivative number {i}", 1.0, 0.0, "b", "calculus")
+            for i in range(10)]
+    easy = [Example(f"e{i}", f"say hello to your friend called number {i}", 1.0, 1.0, "b", "greetings")
+            for i in range(10)]
+    router = train_groups(hard + easy)
+    # Each group's gain, pulled toward the overall mean (10 × 1 + 10 × 0) / 20 = 0.5 as if by 10 more prompts:
+    # calculus (10 + 10 × 0.5) / 20 = 0.75, greetings (0 + 10 × 0.5) / 20 = 0.25
+    assert router.gains == pytest.approx({"calculus": 0.75, "greetings": 0.25})
+    assert router.score("what is the integral of this derivative") > 0.7
+    assert router.score("hello friend") < 0.3
