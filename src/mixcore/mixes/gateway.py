@@ -192,7 +192,7 @@ class Gateway:
             # Cut off before the provider reported usage, or reported nonsense: estimated from the text.
             record_call(self.upstream, ctx, opened.candidate, usage=opened.usage(),
                         latency_ms=(time.monotonic() - opened.started) * 1000, outcome=outcome, error=error,
-                        retries=opened.state.retries, layer=opened.layer, role=opened.role)
+                        retries=opened.state.retries, layer=opened.layer, role=opened.role, bounds=opened.bounds)
         return self._record(ctx, plan, opened.candidate.model_id, stream=True, status=status, started=started)
 
     async def _sse(self, plan: Plan, ctx: RequestContext, opened: OpenStream, include_usage: bool,

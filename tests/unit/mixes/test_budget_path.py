@@ -109,3 +109,20 @@ async def test_a_streamed_calls_reported_usage_is_billed_not_estimated(gateway: 
     call = ctx.record.calls[-1]
     assert (call.prompt_tokens, call.completion_tokens, call.estimated) == (12, 7, False)
     assert final["usage"]["cost"] == pytest.approx((12 * IN + 7 * OUT) / 1e6)
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+async def test_usage_beyond_the_cap_sent_is_billed_as_reported_and_flagged(gateway: Gateway, demo: DemoProviderServer,
+                                                                           stream: bool) -> None:
+    # Asked for at most 10 tokens; the provider ignored the cap and billed 5,000.
+    demo.set_behaviour(MODEL, Behaviour(usage={"prompt_tokens": 12, "completion_tokens": 5_000}))
+    ctx = request_context(gateway)
+    if stream:
+        result = await gateway.stream(ask(10, stream=True, stream_options={"include_usage": True}), ctx)
+        [line async for line in result.lines]
+    else:
+        await gateway.complete(ask(10), ctx)
+    assert ctx.record is not None
+    call = ctx.record.calls[-1]
+    assert (call.completion_tokens, call.beyond_bounds, call.estimated) == (5_000, True, False)
+    assert call.cost_usd == pytest.approx((12 * IN + 5_000 * OUT) / 1e6)
