@@ -10,7 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO, Any
 
 import boto3
@@ -18,11 +18,12 @@ import httpx
 import openai
 import pytest
 
-from mixcore.costs.report import read_records
+from mixcore.costs.report import PREFIXES, read_object
 from tests.conftest import FIXTURES, REPO
 from tests.integration.conftest import free_port
 
 DEV_KEY = "mx-e2e-dev-key"
+COST_BUCKET = "mixcore-costbucket"
 
 
 @dataclass
@@ -32,6 +33,9 @@ class RunningStack:
     demo_url: str
     process: subprocess.Popen[str]
     output: list[str]
+    # Cost record files already read (S3 key → its records): files are written once, so a later look reads only
+    # the new ones, however many requests the session has made.
+    delivered: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
 
     def client(self, **kwargs: object) -> openai.OpenAI:
         options: dict[str, Any] = {"max_retries": 0, "timeout": 30, **kwargs}
@@ -53,6 +57,20 @@ class RunningStack:
         return boto3.client("s3", endpoint_url=self.aws_endpoint, region_name="us-east-1",
                             aws_access_key_id="local", aws_secret_access_key="local")
 
+    def all_records(self, s3: Any) -> dict[str, dict[str, Any]]:
+        """Every cost record delivered so far, by request id (the first copy of a record retried into failed/),
+        as `mixcore costs` reads them (report.read_records), one new file at a time."""
+        records: dict[str, dict[str, Any]] = {}
+        paginator = s3.get_paginator("list_objects_v2")
+        for prefix in PREFIXES:
+            for page in paginator.paginate(Bucket=COST_BUCKET, Prefix=prefix):
+                for item in page.get("Contents", []):
+                    if item["Key"] not in self.delivered:
+                        self.delivered[item["Key"]] = list(read_object(s3, COST_BUCKET, item["Key"]))
+                    for record in self.delivered[item["Key"]]:
+                        records.setdefault(record["request_id"], record)
+        return records
+
     def records_for(self, request_ids: set[str], wait_seconds: float = 10.0) -> dict[str, dict[str, Any]]:
         """Every cost record in the embedded S3, once those of `request_ids` have landed.
 
@@ -60,8 +78,9 @@ class RunningStack:
         client has its answer; this waits a bounded time for them, then fails naming the missing ones.
         """
         deadline = time.monotonic() + wait_seconds
+        s3 = self.s3()
         while True:
-            records = {r["request_id"]: r for r in read_records(self.s3(), "mixcore-costbucket")}
+            records = self.all_records(s3)
             missing = request_ids - set(records)
             if not missing:
                 return records

@@ -18,16 +18,21 @@ def read_records(s3: Any, bucket: str) -> Iterator[dict[str, Any]]:
     for prefix in PREFIXES:
         for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
             for item in page.get("Contents", []):
-                body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
-                if body[:2] == b"\x1f\x8b":
-                    body = gzip.decompress(body)
-                for line in body.splitlines():
-                    if line.strip():
-                        record = json.loads(line)
-                        # A record retried into failed/ after a partial Firehose success is counted once.
-                        if record["request_id"] not in seen:
-                            seen.add(record["request_id"])
-                            yield record
+                for record in read_object(s3, bucket, item["Key"]):
+                    # A record retried into failed/ after a partial Firehose success is counted once.
+                    if record["request_id"] not in seen:
+                        seen.add(record["request_id"])
+                        yield record
+
+
+def read_object(s3: Any, bucket: str, key: str) -> Iterator[dict[str, Any]]:
+    """The records of one delivered file (GZIP or plain JSON lines)."""
+    body = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    if body[:2] == b"\x1f\x8b":
+        body = gzip.decompress(body)
+    for line in body.splitlines():
+        if line.strip():
+            yield json.loads(line)
 
 
 def summarise(records: list[dict[str, Any]], by: str, since: str | None = None) -> list[dict[str, Any]]:
