@@ -1,0 +1,45 @@
+"""index/auto's category rules, one prompt per rule, and the order in which they apply."""
+
+from __future__ import annotations
+
+import pytest
+
+from mixcore.routing.categories import LONG_PROMPT_CHARS, categorise
+
+
+def user(*contents: str) -> list[dict[str, str]]:
+    turns: list[dict[str, str]] = []
+    for content in contents:
+        turns += [{"role": "user", "content": content}, {"role": "assistant", "content": "ok"}]
+    return turns[:-1]
+
+
+@pytest.mark.parametrize(("prompt", "category"), [
+    ("Write a Python function that parses ISO dates.", "coding"),
+    ("Why does this SELECT * FROM users WHERE id = 1 return nothing?", "coding"),
+    ("Solve for x: 3x + 7 = 31.", "math"),
+    ("What is the probability of two sixes in a row?", "math"),
+    ("Write a short story about a lighthouse keeper.", "creative-writing"),
+    ("Describe Paris in exactly three sentences.", "instruction-following"),
+    ("请解释一下什么是机器学习。", "chinese"),
+    ("機械学習とは何ですか？説明してください。", "japanese"),
+    ("머신 러닝이 무엇인지 설명해 주세요.", "korean"),
+    ("Объясните, что такое машинное обучение.", "russian"),
+    ("Pourquoi le ciel est bleu et pas vert ? Je ne sais pas pour les nuages.", "french"),
+    ("¿Por qué el cielo es azul y no verde? Es una pregunta que me hago con los niños.", "spanish"),
+    ("Warum ist der Himmel blau und nicht grün? Ich weiß es nicht, und die Kinder fragen mich.", "german"),
+    ("What should I cook tonight?", "overall"),
+])
+def test_each_rule_names_its_category(prompt: str, category: str) -> None:
+    found = categorise(user(prompt))
+    assert found.name == category and found.why
+
+
+def test_a_conversation_is_multi_turn_before_its_topic_and_a_language_before_both() -> None:
+    assert categorise(user("Write a Python function.", "Now make it faster.")).name == "multi-turn"
+    assert categorise(user("用 Python 写一个函数。", "再快一点。")).name == "chinese"
+
+
+def test_a_long_prompt_without_another_signal_is_a_hard_prompt() -> None:
+    essay = "Consider the history of the region and its people in detail. " * (LONG_PROMPT_CHARS // 60 + 1)
+    assert categorise(user(essay)).name == "hard"
