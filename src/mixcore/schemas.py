@@ -106,8 +106,9 @@ class RouteOverrides(Model):
 
     model_config = ConfigDict(extra="forbid")
     strong_share: float | None = Field(default=None, ge=0, le=1)
-    threshold: float | None = None
-    max_cost_usd: float | None = Field(default=None, ge=0, description="above this estimate, the weak side answers")
+    threshold: float | None = Field(default=None, allow_inf_nan=False)
+    max_cost_usd: float | None = Field(default=None, ge=0, allow_inf_nan=False,
+                                       description="above this estimate, the weak side answers")
 
 
 class ChatCompletionRequest(Model):

@@ -140,3 +140,13 @@ async def test_index_auto_answers_with_the_prompts_category_leader(gateway: Gate
     assert auto["category"] == category and auto["mix"] == f"index/lmsys-{category}" and auto["why"]
     assert result.body["mix"]["id"] == "index/auto"
 
+
+
+@pytest.mark.parametrize("route", ['{"threshold": NaN}', '{"threshold": Infinity}', '{"max_cost_usd": -1}',
+                                   '{"strong_share": 1.5}', '{"strong_share": 0.3, "share": 1}'])
+def test_route_settings_that_mean_nothing_are_refused(route: str) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        ChatCompletionRequest.model_validate_json(
+            '{"model": "route/auto", "messages": [{"role": "user", "content": "hi"}], "route": ' + route + "}")
