@@ -214,6 +214,10 @@ def cmd_mixes(args: argparse.Namespace) -> int:
                 row["resolves_to"] = f"{skipped[0]['model'] or skipped[0]['name']} ({skipped[0]['reason']})"
             else:
                 row["resolves_to"] = view.get("error", "nothing ranked")[:80]
+        elif mix.kind == "route":
+            view = registry.describe(mix.id).get("resolution", {})
+            row["resolves_to"] = (f"strong {view['strong']}, weak {view['weak']}" if "strong" in view
+                                  else view.get("error", "")[:80])
         rows.append(row)
     _print_table(rows, ["id", "kind", "resolves_to"])
     return 0

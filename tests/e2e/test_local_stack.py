@@ -133,6 +133,11 @@ def test_mixes_list_shows_what_the_stack_answers_with(clean_stack: RunningStack)
         model="index/lmsys-coding", messages=[{"role": "user", "content": "hi"}], max_tokens=20)
     assert row.split()[-1] == answer.headers["x-mix-model"]
     assert "not configured" not in listed.stdout
+    # A route mix lists both of its sides; "hi" goes to the weak one.
+    route = next(line for line in listed.stdout.splitlines() if line.startswith("route/auto "))
+    weak = clean_stack.client().chat.completions.create(model="route/auto", max_tokens=20,
+                                                        messages=[{"role": "user", "content": "hi"}])
+    assert route.rstrip().endswith(f"weak {weak.model}") and "strong " in route
 
 
 @pytest.fixture(scope="module")
