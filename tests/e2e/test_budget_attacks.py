@@ -131,7 +131,11 @@ def test_every_choice_of_n_is_billed(ready: RunningStack) -> None:
 
 def test_both_caps_send_one_and_no_cap_sends_the_one_reserved(ready: RunningStack) -> None:
     model = "mistral/codestral-latest"
-    secret, key_id = create_key(ready, "--budget", "0.005")
+    price = CATALOG[model]["price"]
+    usage = {"prompt_tokens": 44, "completion_tokens": 1}  # what the provider bills each call
+    budget = 0.005
+    secret, key_id = create_key(ready, "--budget", str(budget))
+    ready.behaviour(model, {"usage": usage})
     client = ready.client(api_key=secret)
     client.chat.completions.create(model=model, messages=USER, max_completion_tokens=1, max_tokens=8_000)
     client.chat.completions.create(model=model, messages=USER)
@@ -140,9 +144,9 @@ def test_both_caps_send_one_and_no_cap_sends_the_one_reserved(ready: RunningStac
     assert [first[c] for c in caps if c in first] == [1]
     sent = [second[c] for c in caps if c in second]
     assert len(sent) == 1 and 16 <= sent[0] <= CATALOG[model]["max_output_tokens"]
-    counters = month_counters(ready, key_id)
-    ratio("max_completion_tokens=1 + max_tokens=8000, then no cap", counters["cost_usd"], 0.005)
-    assert counters["cost_usd"] <= 0.005
+    spend = 2 * (usage["prompt_tokens"] * price["input"] + usage["completion_tokens"] * price["output"]) / 1e6
+    ratio("max_completion_tokens=1 + max_tokens=8000, then no cap", spend, budget)
+    assert month_counters(ready, key_id)["cost_usd"] == pytest.approx(spend, abs=1e-9) and spend <= budget
 
 
 def test_a_provider_that_ignores_the_cap_overshoots_by_one_call_then_the_key_is_refused(
