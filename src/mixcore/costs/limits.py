@@ -66,7 +66,6 @@ class Spending:
     request_id: str | None = None  # names the request's hold: its settle counts once
     hold_seconds: int = 1200  # after this, a hold never settled (a crashed request) is given back
 
-
     async def try_reserve(self, amount_usd: float) -> tuple[bool, float]:
         """Hold `amount_usd` if the budget has room: whether it was held, and the committed total. When there is
         no room, holds that outlived their time (requests that never settled) are given back first."""
