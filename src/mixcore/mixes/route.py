@@ -80,8 +80,11 @@ def route_plan(mix: RouteMix, request: ChatCompletionRequest, resolver: RouteRes
     """The side the prompt goes to; `key_table` is the key's own score quantiles, else the shipped ones."""
     strong = resolver.member_candidates(mix.strong)
     weak = resolver.member_candidates(mix.weak) if mix.weak else cheapest_close(mix, resolver, upstream)
-    if not strong or not weak:
-        raise MixUnavailable(f"{mix.id}: no callable candidate for its {'strong' if not strong else 'weak'} side.")
+    if not strong:
+        raise MixUnavailable(f"{mix.id}: no callable candidate for its strong side.")
+    no_weak = not weak
+    if no_weak:  # nothing close enough is callable: every prompt goes to the strong side, and the answer says so
+        weak = strong
     params = request.upstream_params()
     asked = request.route
     share = asked.strong_share if asked is not None and asked.strong_share is not None else mix.strong_share
@@ -93,6 +96,8 @@ def route_plan(mix: RouteMix, request: ChatCompletionRequest, resolver: RouteRes
     costs = {"strong": estimated_cost(strong, params, upstream), "weak": estimated_cost(weak, params, upstream)}
     side, why = ("strong", "the score reaches the threshold") if prompt_score >= threshold else (
         "weak", "the score is below the threshold")
+    if no_weak:
+        side, why = "strong", f"no model of the ranking is callable and predicted to win {mix.min_win_rate:.0%}"
     limit = asked.max_cost_usd if asked is not None else None
     if side == "strong" and limit is not None and (costs["strong"] or 0.0) > limit:
         side, why = "weak", f"the strong side's estimate passes max_cost_usd ({limit})"

@@ -150,3 +150,18 @@ def test_route_settings_that_mean_nothing_are_refused(route: str) -> None:
     with pytest.raises(ValidationError):
         ChatCompletionRequest.model_validate_json(
             '{"model": "route/auto", "messages": [{"role": "user", "content": "hi"}], "route": ' + route + "}")
+
+
+async def test_without_a_close_enough_model_every_prompt_goes_to_the_strong_side(gateway: Gateway) -> None:
+    store = MemoryStore()
+    # Everyone but the leader is 400 points behind: predicted to win 1 / (1 + 10) = 9% of the time.
+    far = {"source": "lmsys", "category": "overall", "fetched_at": "2026-11-20T00:00:00+00:00",
+           "data_date": "2026-11-20", "content_hash": "far", "metric": "arena score",
+           "entries": [{"rank": 1, "name": "gpt-4o", "key": None, "score": 1500.0},
+                       {"rank": 2, "name": "gpt-4o-mini", "key": None, "score": 1100.0}]}
+    store.put_ranking(far)
+    gateway.upstream.settings.cache_ttl_seconds = 0
+    use_store(gateway, store)
+    result = await gateway.complete(ask("hi"), request_context(gateway))
+    route = result.body["mix"]["route"]
+    assert result.body["model"] == "openai/gpt-4o" and route["side"] == "strong" and "40%" in route["why"]
