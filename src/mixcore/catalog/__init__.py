@@ -79,8 +79,8 @@ def free_models() -> dict[str, str]:
     return dict(json.loads(text)["free"])
 
 
-def free_at_provider(model_id: str, free: Mapping[str, str] | None = None) -> bool:
-    return any(fnmatch.fnmatchcase(model_id, pattern) for pattern in (free if free is not None else free_models()))
+def free_at_provider(model_id: str, free: Mapping[str, str]) -> bool:
+    return any(fnmatch.fnmatchcase(model_id, pattern) for pattern in free)
 
 
 def unpriced_if_wrongly_free(model: CatalogModel, free: Mapping[str, str]) -> CatalogModel:

@@ -15,7 +15,6 @@ import gzip
 import hashlib
 import json
 import math
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,10 +56,6 @@ class PriceTable:
     data: dict[str, Any]
     origin: str
     fetched_at: str | None = None
-
-    def prices(self) -> dict[str, tuple[float, float]]:
-        """Model key → (input, output) USD per 1M tokens, for every entry with both prices."""
-        return listed_prices(self.source, self.data)
 
     def relevant(self) -> dict[str, Any]:
         """The part of the document the catalog builder reads: what is kept as the last good table."""
@@ -113,33 +108,6 @@ def non_negative(value: Any) -> float | None:
     except (TypeError, ValueError, OverflowError):
         return None
     return number if math.isfinite(number) and number >= 0 else None
-
-
-def _pair(inp: Any, out: Any, scale: float) -> tuple[float, float] | None:
-    first, second = non_negative(inp), non_negative(out)
-    return (first * scale, second * scale) if first is not None and second is not None else None
-
-
-def listed_prices(source: str, data: Mapping[str, Any]) -> dict[str, tuple[float, float]]:
-    found: dict[str, tuple[float, float]] = {}
-    if source == OPENROUTER:
-        for model in data.get("data") or []:
-            pricing = model.get("pricing") if isinstance(model, dict) else None
-            if isinstance(pricing, dict) and (pair := _pair(pricing.get("prompt"), pricing.get("completion"),
-                                                            MILLION)):
-                found[str(model.get("id"))] = pair
-    elif source == LITELLM:
-        for key, raw in data.items():
-            if isinstance(raw, dict) and (pair := _pair(raw.get("input_cost_per_token"),
-                                                        raw.get("output_cost_per_token"), MILLION)):
-                found[key] = pair
-    else:
-        for provider, block in data.items():
-            for api_model, raw in ((block or {}).get("models") or {}).items() if isinstance(block, dict) else ():
-                cost = raw.get("cost") if isinstance(raw, dict) else None
-                if isinstance(cost, dict) and (pair := _pair(cost.get("input"), cost.get("output"), 1.0)):
-                    found[f"{provider}/{api_model}"] = pair
-    return found
 
 
 def model_count(table: PriceTable) -> int:

@@ -86,7 +86,8 @@ def token_counts(raw: dict[str, Any], *names: str) -> list[int] | None:
 
 
 def estimate_tokens(text: str) -> int:
-    """A rough token count (about four characters a token) when a provider reports no usage."""
+    """A rough token count (about four characters a token): what the local stack's providers report. Usage a real
+    provider leaves out is estimated by the bound in providers/tokens.py instead."""
     return max(1, (len(text) + 3) // 4) if text else 0
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from mixcore.routing.datasets import Example
@@ -108,5 +108,3 @@ def length_scores(examples: Sequence[Example]) -> list[float]:
     """The baseline without training: longer prompts to the strong model."""
     return [float(len(e.prompt)) for e in examples]
 
-
-Scorer = Callable[[str], float]
