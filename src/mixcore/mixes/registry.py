@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
-from mixcore.errors import InvalidRequest, MixUnavailable, ModelNotFound
+from mixcore.errors import MixUnavailable, ModelNotFound
 from mixcore.leaderboards.snapshot import latest_ranking
 from mixcore.mixes.composite import composite_plan
 from mixcore.mixes.definitions import AutoIndexMix, IndexMix, MixDefinition, RouteMix, default_mixes, parse_mix
@@ -121,8 +121,7 @@ class MixRegistry:
         """What the request's `model` resolves to: a mix's plan, or a direct model with its fallbacks."""
         model = request.model
         if not model.startswith(MIX_PREFIXES):
-            if request.route is not None:
-                raise InvalidRequest("`route` settings apply to route mixes only.", param="route")
+            check_route_request(request, None)
             candidates = [self.upstream.direct_candidate(model)]
             candidates += [self.upstream.direct_candidate(m) for m in request.models or [] if m != model]
             return Plan(kind="direct", mix_id=None, candidates=candidates)

@@ -111,7 +111,8 @@ def route_plan(mix: RouteMix, request: ChatCompletionRequest, resolver: RouteRes
     return Plan(kind="route", mix_id=mix.id, candidates=chosen, info=info, defaults=dict(mix.defaults))
 
 
-def check_route_request(request: ChatCompletionRequest, mix: MixDefinition) -> None:
+def check_route_request(request: ChatCompletionRequest, mix: MixDefinition | None) -> None:
+    """`route` settings belong to route mixes: anywhere else (another mix, a direct model) they are a 400."""
     if request.route is not None and not isinstance(mix, RouteMix):
-        raise InvalidRequest(f"`route` settings apply to route mixes only; {mix.id} is a {mix.kind} mix.",
-                             param="route")
+        where = f"{mix.id} is a {mix.kind} mix" if mix is not None else f"{request.model} is a model, not a mix"
+        raise InvalidRequest(f"`route` settings apply to route mixes only; {where}.", param="route")

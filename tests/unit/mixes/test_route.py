@@ -107,11 +107,14 @@ async def test_the_first_streamed_chunk_explains_and_the_record_keeps_the_score(
     assert ctx.record is not None and ctx.record.route is not None and ctx.record.route["score"] == len(HARD)
 
 
-async def test_route_settings_on_another_kind_of_mix_are_refused(gateway: Gateway, registry: MixRegistry) -> None:
-    with pytest.raises(InvalidRequest):
+@pytest.mark.parametrize("model", ["index/lmsys-overall", "openai/gpt-4o"])
+async def test_route_settings_on_another_kind_of_mix_or_a_model_are_refused(gateway: Gateway, registry: MixRegistry,
+                                                                            model: str) -> None:
+    with pytest.raises(InvalidRequest) as refused:
         await gateway.complete(ChatCompletionRequest.model_validate(
-            {"model": "index/lmsys-overall", "messages": [{"role": "user", "content": "hi"}],
+            {"model": model, "messages": [{"role": "user", "content": "hi"}],
              "route": {"strong_share": 0.3}}), request_context(gateway))
+    assert refused.value.param == "route" and model in refused.value.message
 
 
 @pytest.fixture
