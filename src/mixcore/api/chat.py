@@ -175,7 +175,8 @@ class RequestLifecycle:
             except Exception:  # counted in the log; the answer itself stands
                 logger.exception("recording a key's spend failed", extra={"request_id": ctx.request_id,
                                                                            "attempt": attempt + 1})
-                await asyncio.sleep(0.2 * 2 ** attempt)
+                if attempt + 1 < SETTLE_ATTEMPTS:  # no wait after the last try: the costs are delivered next
+                    await asyncio.sleep(0.2 * 2 ** attempt)
 
     @staticmethod
     async def _deliver(state: dict[str, Any], status: int, started: float) -> None:

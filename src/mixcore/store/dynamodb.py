@@ -192,8 +192,8 @@ class DynamoStore:
         values = {":a": {"N": _number(amount_usd)}, ":room": {"N": _number(budget_usd - amount_usd)}}
         update: dict[str, Any] = {"TableName": self.table, "Key": self._usage_key(key_id, period),
                                   "UpdateExpression": "ADD #m :a",
-                  "ConditionExpression": "attribute_not_exists(#m) OR #m <= :room",
-                  "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}
+                                  "ConditionExpression": "attribute_not_exists(#m) OR #m <= :room",
+                                  "ExpressionAttributeNames": names, "ExpressionAttributeValues": values}
         try:
             if hold is None:
                 result = self.client.update_item(**update, ReturnValues="ALL_NEW")
@@ -219,11 +219,12 @@ class DynamoStore:
 
     def settle_spend(self, key_id: str, period: str, *, reserved_usd: float, cost_usd: float,
                      requests: int = 1, hold: str | None = None, now: int = 0) -> bool:
-        month_update: dict[str, Any] = {"TableName": self.table, "Key": self._usage_key(key_id, period),
-                        "UpdateExpression": "ADD #m :d, #c :c, #r :r",
-                        "ExpressionAttributeNames": {"#m": "committed_usd", "#c": "cost_usd", "#r": "requests"},
-                        "ExpressionAttributeValues": {":d": {"N": _number(cost_usd - reserved_usd)},
-                                                      ":c": {"N": _number(cost_usd)}, ":r": {"N": str(requests)}}}
+        month_update: dict[str, Any] = {
+            "TableName": self.table, "Key": self._usage_key(key_id, period),
+            "UpdateExpression": "ADD #m :d, #c :c, #r :r",
+            "ExpressionAttributeNames": {"#m": "committed_usd", "#c": "cost_usd", "#r": "requests"},
+            "ExpressionAttributeValues": {":d": {"N": _number(cost_usd - reserved_usd)}, ":c": {"N": _number(cost_usd)},
+                                          ":r": {"N": str(requests)}}}
         if hold is None:
             self.client.update_item(**month_update)
             return True

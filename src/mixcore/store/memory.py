@@ -16,8 +16,8 @@ class MemoryStore:
         self.snapshots: dict[tuple[str, str], list[dict[str, Any]]] = {}
         self.mixes: dict[str, dict[str, Any]] = {}
         self.usage: dict[tuple[str, str], dict[str, float]] = {}
-        self.holds: dict[tuple[str, str, str], dict[str, float]] = {}
-        self.route_tables: dict[tuple[str, str], dict[str, Any]] = {}  # (key, period, request id) → its hold
+        self.holds: dict[tuple[str, str, str], dict[str, float]] = {}  # (key, period, request id) → its hold
+        self.route_tables: dict[tuple[str, str], dict[str, Any]] = {}  # (key, router) → its quantiles
         self.catalog: dict[str, dict[str, Any]] = {}
         self.catalog_versions: dict[str, tuple[dict[str, Any], bytes]] = {}
         self.price_tables: dict[str, tuple[dict[str, Any], bytes]] = {}
