@@ -66,18 +66,20 @@ class Spending:
     request_id: str | None = None  # names the request's hold: its settle counts once
     hold_seconds: int = 1200  # after this, a hold never settled (a crashed request) is given back
 
-    async def try_reserve(self, amount_usd: float) -> tuple[bool, float]:
-        """Hold `amount_usd` if the budget has room: whether it was held, and the committed total. When there is
-        no room, holds that outlived their time (requests that never settled) are given back first."""
+    async def try_reserve(self, amount_usd: float) -> float | None:
+        """Hold `amount_usd` if the budget has room: None when it is held, else the committed total that left no
+        room for it. When there is no room, holds that outlived their time (requests that never settled) are given
+        back first."""
         granted, committed = await asyncio.to_thread(self._reserve, amount_usd)
         if not granted and await asyncio.to_thread(self.store.release_expired_holds, self.key_id, self.period,
                                                    int(time.time())) > 0:
             granted, committed = await asyncio.to_thread(self._reserve, amount_usd)
         if granted:
             self.reserved_usd += amount_usd
-        return granted, committed
+            return None
+        return committed or 0.0  # a refusal always says what it found
 
-    def _reserve(self, amount_usd: float) -> tuple[bool, float]:
+    def _reserve(self, amount_usd: float) -> tuple[bool, float | None]:
         return self.store.reserve_spend(self.key_id, self.period, amount_usd, self.budget_usd, hold=self.request_id,
                                         hold_until=int(time.time()) + self.hold_seconds)
 

@@ -98,8 +98,8 @@ async def hold_budget(upstream: Upstream, ctx: RequestContext, candidate: Candid
         raise InvalidRequest(f"A key with a budget cannot send {' or '.join(kinds)} parts: what a provider bills "
                              "for them cannot be bounded before the call. Send the text, or use a key without a "
                              "budget.", param="messages", code="unbounded_for_budget")
-    granted, committed = await spending.try_reserve(bounds.max_cost(price))
-    if not granted:
+    committed = await spending.try_reserve(bounds.max_cost(price))
+    if committed is not None:  # refused: the cap the room left can pay
         cap = bounds.affordable_cap(price, spending.budget_usd - committed)
         useful = min(MIN_USEFUL_ANSWER_TOKENS, bounds.cap)
         what = (f"a call to {candidate.model_id} with this prompt (up to {bounds.prompt_tokens} tokens) and "
@@ -107,8 +107,8 @@ async def hold_budget(upstream: Upstream, ctx: RequestContext, candidate: Candid
         if cap < useful:
             raise spending.refusal(bounds.with_cap(useful).max_cost(price), committed, what)
         lowered = bounds.with_cap(cap)
-        granted, committed = await spending.try_reserve(lowered.max_cost(price))
-        if not granted:
+        committed = await spending.try_reserve(lowered.max_cost(price))
+        if committed is not None:
             raise spending.refusal(lowered.max_cost(price), committed, what)
         ctx.budget_notes.append({"model": candidate.model_id, "max_tokens_asked": bounds.cap,
                                  "max_tokens_sent": cap, "reason": "the key's remaining budget pays no more"})

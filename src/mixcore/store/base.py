@@ -36,13 +36,14 @@ class UsageStore(Protocol):
         ...
 
     def reserve_spend(self, key_id: str, period: str, amount_usd: float, budget_usd: float, *,
-                      hold: str | None = None, hold_until: int = 0) -> tuple[bool, float]:
+                      hold: str | None = None, hold_until: int = 0) -> tuple[bool, float | None]:
         """Atomically add `amount_usd` to the period's committed money unless that would pass the budget.
 
         Committed money is what was spent plus what requests in flight hold. With `hold` (a request id) the
         amount is also kept on that request's hold, released by `release_expired_holds` after `hold_until`
         (epoch seconds) if the request never settles. Returns whether the reservation was granted, and the
-        committed total (after it if granted, as found if not).
+        committed total: as found when refused (always), after it when granted (None where learning it would
+        take another request: DynamoDB's transaction with a hold).
         """
         ...
 

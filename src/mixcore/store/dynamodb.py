@@ -183,7 +183,7 @@ class DynamoStore:
         return {"pk": {"S": f"USAGE#{key_id}"}, "sk": {"S": period}}
 
     def reserve_spend(self, key_id: str, period: str, amount_usd: float, budget_usd: float, *,
-                      hold: str | None = None, hold_until: int = 0) -> tuple[bool, float]:
+                      hold: str | None = None, hold_until: int = 0) -> tuple[bool, float | None]:
         """One conditional update (in one transaction with the request's hold item when `hold` names it):
         DynamoDB cannot add attributes in a condition, so the room is computed here."""
         if amount_usd > budget_usd:
@@ -210,8 +210,7 @@ class DynamoStore:
             if not _condition_failed(error):
                 raise
             return False, self.add_usage(key_id, period).get("committed_usd", 0.0)
-        found = self.client.get_item(TableName=self.table, Key=self._usage_key(key_id, period), ConsistentRead=True)
-        return True, _counters(found.get("Item") or {})["committed_usd"]
+        return True, None  # a transaction returns no attributes: reading them back would cost a request per call
 
     @staticmethod
     def _hold_key(key_id: str, period: str, hold: str) -> dict[str, Any]:

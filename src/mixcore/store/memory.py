@@ -107,7 +107,7 @@ class MemoryStore:
         return self.usage.setdefault((key_id, period), {"requests": 0.0, "cost_usd": 0.0, "committed_usd": 0.0})
 
     def reserve_spend(self, key_id: str, period: str, amount_usd: float, budget_usd: float, *,
-                      hold: str | None = None, hold_until: int = 0) -> tuple[bool, float]:
+                      hold: str | None = None, hold_until: int = 0) -> tuple[bool, float | None]:
         with self._lock:
             counter = self._counter(key_id, period)
             if amount_usd > budget_usd or counter["committed_usd"] > budget_usd - amount_usd:

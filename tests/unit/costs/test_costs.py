@@ -20,7 +20,7 @@ from moto import mock_aws
 from mixcore.catalog import get_catalog
 from mixcore.catalog.models import Price
 from mixcore.costs.firehose import CLIENT_CONFIG, FirehoseSink
-from mixcore.costs.limits import Spending, check_before_call, usd
+from mixcore.costs.limits import Spending, check_before_call, month, usd
 from mixcore.costs.pricing import call_cost, catalog_price
 from mixcore.costs.records import CallLine, CostRecord
 from mixcore.costs.report import read_records, summarise
@@ -190,7 +190,8 @@ def test_rate_limit_and_budget() -> None:
         check_before_call(store, "key_a", monthly_budget_usd=None, requests_per_minute=3)
     check_before_call(store, "key_b", monthly_budget_usd=1.0, requests_per_minute=None)
     spending = Spending(store, "key_b", 1.0)
-    assert asyncio.run(spending.try_reserve(0.9)) == (True, 0.9)
+    assert asyncio.run(spending.try_reserve(0.9)) is None  # held
+    assert store.add_usage("key_b", month())["committed_usd"] == 0.9
     spending.settle(1.0)  # the real cost may pass the estimate by rounding; the counter says what was spent
     with pytest.raises(BudgetExceeded) as over:
         check_before_call(store, "key_b", monthly_budget_usd=1.0, requests_per_minute=None)
@@ -200,7 +201,7 @@ def test_rate_limit_and_budget() -> None:
 def test_a_refused_reservation_names_the_money_without_rounding_it_away() -> None:
     store = MemoryStore()
     spending = Spending(store, "key_c", 0.0001)
-    assert asyncio.run(spending.try_reserve(0.0005)) == (False, 0.0)
+    assert asyncio.run(spending.try_reserve(0.0005)) == 0.0  # refused, with nothing committed yet
     refused = spending.refusal(0.0005, 0.0, "a call to openai/gpt-4o")
     assert "$0.0001;" in refused.message and "up to $0.0005" in refused.message
     assert refused.to_body()["error"]["budget_usd"] == 0.0001

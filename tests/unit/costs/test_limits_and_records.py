@@ -52,14 +52,15 @@ def test_a_hold_whose_request_never_settled_is_given_back_once_its_time_has_pass
     clock = {"now": 1_000_000.0}
     monkeypatch.setattr(limits.time, "time", lambda: clock["now"])
     crashed = Spending(store, "k", budget_usd=1.0, request_id="crashed", hold_seconds=900)
-    assert anyio.run(crashed.try_reserve, 0.8)[0] is True  # ...and its container dies before it settles
+    assert anyio.run(crashed.try_reserve, 0.8) is None  # held; and its container dies before it settles
     later = Spending(store, "k", budget_usd=1.0, request_id="later", hold_seconds=900)
-    assert anyio.run(later.try_reserve, 0.5) == (False, 0.8)  # within the hold's time: still held
+    assert anyio.run(later.try_reserve, 0.5) == 0.8  # refused: within the hold's time, the $0.8 is still held
     with pytest.raises(BudgetExceeded):
         check_before_call(store, "k", monthly_budget_usd=0.8, requests_per_minute=None)
     clock["now"] += 901
     check_before_call(store, "k", monthly_budget_usd=0.8, requests_per_minute=None)  # the hold was given back
-    assert anyio.run(later.try_reserve, 0.5) == (True, 0.5)
+    assert anyio.run(later.try_reserve, 0.5) is None
+    assert store.add_usage("k", month())["committed_usd"] == 0.5
 
 
 def test_a_new_hold_holds_nothing_and_refuses_unpriced_models() -> None:
