@@ -111,8 +111,10 @@ def confirmation(model: CatalogModel, price: Price, changed: Iterable[str],
         if source == model.price_source:
             continue
         other = listed_price(table, model)
-        if other is not None and all(close(rates(price)[r], rates(other)[r]) for r in changed):
-            return source
+        if other is not None:
+            new_rates, other_rates = rates(price), rates(other)
+            if all(close(new_rates[r], other_rates[r]) for r in changed):
+                return source
     return None
 
 
@@ -133,26 +135,26 @@ def check_prices(built: list[CatalogModel], live: Mapping[str, CatalogModel], an
         anchor = anchors.get(model.id)
         against = {"anchor": anchor} if anchor is not None else {
             "live catalog": was, "packaged catalog": packaged[model.id].price if model.id in packaged else None}
+        new_rates = rates(model.price)
         changed: list[str] = []
         notes: list[str] = []
-        for name, new in rates(model.price).items():
-            for what, old_price in against.items():
-                old = rates(old_price).get(name) if old_price is not None else None
+        old_rates = {what: rates(old_price) for what, old_price in against.items() if old_price is not None}
+        for name, new in new_rates.items():
+            for what, known in old_rates.items():
+                old = known.get(name)
                 if old is not None and moved(new, old) and name not in changed:
                     changed.append(name)
                     notes.append(f"{name} {old:g} → {new:g} USD per 1M (against the {what})")
-        if not any(p is not None for p in against.values()):
+        if not old_rates:
             # A new model: charged only if no other table lists it at a price far from this one.
             for source, table in tables.items():
                 other = listed_price(table, model) if source != model.price_source else None
                 if other is not None:
-                    changed = [n for n, v in rates(model.price).items() if moved(v, rates(other)[n])
-                               or moved(rates(other)[n], v)]
-                    notes = [f"{n} {rates(model.price)[n]:g} where {source} lists {rates(other)[n]:g} (a new model)"
+                    other_rates = rates(other)
+                    changed = [n for n, v in new_rates.items() if moved(v, other_rates[n]) or moved(other_rates[n], v)]
+                    notes = [f"{n} {new_rates[n]:g} where {source} lists {other_rates[n]:g} (a new model)"
                              for n in changed]
                     break
-            if not changed:
-                continue
         if not changed:
             continue
         move = PriceMove(model.id, model.price_source, notes, model.price, was,
