@@ -223,15 +223,22 @@ def cmd_mixes(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_costs(args: argparse.Namespace) -> int:
+def cost_records(bucket: str | None) -> list[dict[str, Any]]:
+    """Every cost record in the bucket (default: MIXCORE_COST_BUCKET_NAME), saying where it reads them from."""
     import boto3
 
-    from mixcore.costs.report import read_records, summarise
+    from mixcore.costs.report import read_records
     from mixcore.settings import get_settings
 
-    bucket = args.bucket or get_settings().cost_bucket_name
-    print(f"Reading cost records from s3://{bucket}/ ...", file=sys.stderr, flush=True)
-    records = list(read_records(boto3.client("s3"), bucket))
+    name = bucket or get_settings().cost_bucket_name
+    print(f"Reading cost records from s3://{name}/ ...", file=sys.stderr, flush=True)
+    return list(read_records(boto3.client("s3"), name))
+
+
+def cmd_costs(args: argparse.Namespace) -> int:
+    from mixcore.costs.report import summarise
+
+    records = cost_records(args.bucket)
     rows = summarise(records, args.by, args.since)
     for row in rows:
         row["cost_usd"] = f"{row['cost_usd']:.6f}"
@@ -392,18 +399,12 @@ def cmd_route(args: argparse.Namespace) -> int:
 
 def calibrate_route(args: argparse.Namespace) -> int:
     """`mixcore route calibrate --key ID`: fit the share → threshold table to the scores in the key's cost records."""
-    import boto3
-
-    from mixcore.costs.report import read_records
     from mixcore.routing.thresholds import quantile_table, threshold_for
-    from mixcore.settings import get_settings
 
     if not args.key:
         print("mixcore route calibrate: give --key (the key id whose traffic to calibrate on)", file=sys.stderr)
         return 2
-    bucket = args.bucket or get_settings().cost_bucket_name
-    print(f"Reading cost records from s3://{bucket}/ ...", file=sys.stderr, flush=True)
-    scores = [float(r["route"]["score"]) for r in read_records(boto3.client("s3"), bucket)
+    scores = [float(r["route"]["score"]) for r in cost_records(args.bucket)
               if r.get("key_id") == args.key and isinstance(r.get("route"), dict)
               and r["route"].get("router") == args.router and r["route"].get("score") is not None]
     if len(scores) < MIN_CALIBRATION_PROMPTS:
