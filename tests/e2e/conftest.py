@@ -18,7 +18,7 @@ import httpx
 import openai
 import pytest
 
-from mixcore.costs.report import PREFIXES, read_object
+from mixcore.costs.report import read_records
 from tests.conftest import FIXTURES, REPO
 from tests.integration.conftest import free_port
 
@@ -57,20 +57,6 @@ class RunningStack:
         return boto3.client("s3", endpoint_url=self.aws_endpoint, region_name="us-east-1",
                             aws_access_key_id="local", aws_secret_access_key="local")
 
-    def all_records(self, s3: Any) -> dict[str, dict[str, Any]]:
-        """Every cost record delivered so far, by request id (the first copy of a record retried into failed/),
-        as `mixcore costs` reads them (report.read_records), one new file at a time."""
-        records: dict[str, dict[str, Any]] = {}
-        paginator = s3.get_paginator("list_objects_v2")
-        for prefix in PREFIXES:
-            for page in paginator.paginate(Bucket=COST_BUCKET, Prefix=prefix):
-                for item in page.get("Contents", []):
-                    if item["Key"] not in self.delivered:
-                        self.delivered[item["Key"]] = list(read_object(s3, COST_BUCKET, item["Key"]))
-                    for record in self.delivered[item["Key"]]:
-                        records.setdefault(record["request_id"], record)
-        return records
-
     def records_for(self, request_ids: set[str], wait_seconds: float = 10.0) -> dict[str, dict[str, Any]]:
         """Every cost record in the embedded S3, once those of `request_ids` have landed.
 
@@ -80,7 +66,7 @@ class RunningStack:
         deadline = time.monotonic() + wait_seconds
         s3 = self.s3()
         while True:
-            records = self.all_records(s3)
+            records = {r["request_id"]: r for r in read_records(s3, COST_BUCKET, self.delivered)}
             missing = request_ids - set(records)
             if not missing:
                 return records

@@ -11,14 +11,19 @@ from typing import Any
 PREFIXES = ("records/", "failed/")
 
 
-def read_records(s3: Any, bucket: str) -> Iterator[dict[str, Any]]:
-    """Every cost record under the delivery and fallback prefixes (GZIP or plain JSON lines)."""
+def read_records(s3: Any, bucket: str, files: dict[str, list[dict[str, Any]]] | None = None,
+                 ) -> Iterator[dict[str, Any]]:
+    """Every cost record under the delivery and fallback prefixes (GZIP or plain JSON lines). `files` (S3 key →
+    its records) keeps what was read: delivered files never change, so a later call reads only new ones."""
     seen: set[str] = set()
+    read = {} if files is None else files
     paginator = s3.get_paginator("list_objects_v2")
     for prefix in PREFIXES:
         for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
             for item in page.get("Contents", []):
-                for record in read_object(s3, bucket, item["Key"]):
+                if item["Key"] not in read:
+                    read[item["Key"]] = list(read_object(s3, bucket, item["Key"]))
+                for record in read[item["Key"]]:
                     # A record retried into failed/ after a partial Firehose success is counted once.
                     if record["request_id"] not in seen:
                         seen.add(record["request_id"])

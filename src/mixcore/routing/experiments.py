@@ -53,8 +53,7 @@ class Row:
     strong_share_cost: tuple[float, float]  # USD per 1,000 prompts: all weak, all strong
 
 
-def held_out_scores(examples: Sequence[Example], trainer: Trainer, folds: list[list[Example]],
-                    train_pool: Sequence[Example]) -> dict[str, float]:
+def held_out_scores(trainer: Trainer, folds: list[list[Example]], train_pool: Sequence[Example]) -> dict[str, float]:
     """Scores for every example of `folds`, each fold scored by a router trained on the pool without it."""
     scores: dict[str, float] = {}
     for fold in folds:
@@ -67,7 +66,8 @@ def held_out_scores(examples: Sequence[Example], trainer: Trainer, folds: list[l
 def subject_folds(examples: Sequence[Example], folds: int, seed: int = 0) -> list[list[Example]]:
     groups = sorted({e.group for e in examples})
     random.Random(seed).shuffle(groups)
-    return [[e for e in examples if e.group in set(groups[i::folds])] for i in range(folds)]
+    held = [set(groups[i::folds]) for i in range(folds)]
+    return [[e for e in examples if e.group in fold] for fold in held]
 
 
 def evaluate(examples: Sequence[Example], router: str, *, labels: int = 0, in_domain_router: str = "groups",
@@ -91,7 +91,7 @@ def evaluate(examples: Sequence[Example], router: str, *, labels: int = 0, in_do
         if len(groups) >= subject_fold_count:
             progress(f"{benchmark}: {subject_fold_count} folds of whole groups held out")
             plans.append((benchmark, f"{len(groups)} groups, {subject_fold_count} folds held out", router, target,
-                          held_out_scores(target, trainer, subject_folds(target, subject_fold_count), examples)))
+                          held_out_scores(trainer, subject_folds(target, subject_fold_count), examples)))
         if labels and len(target) > labels:
             progress(f"{benchmark}: {labels} in-domain labels")
             shuffled = list(target)
