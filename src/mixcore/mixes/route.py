@@ -48,17 +48,27 @@ def blended_price(candidate: Candidate, upstream: Upstream) -> float:
     return price.input + price.output if price is not None else float("inf")
 
 
-def cheapest_close(mix: RouteMix, resolver: RouteResolver, upstream: Upstream) -> list[Candidate]:
-    """The weak side by default: the strong side's ranking, cheapest first among the models close enough."""
+def sides(mix: RouteMix, resolver: RouteResolver, upstream: Upstream) -> tuple[list[Candidate], list[Candidate]]:
+    """The strong and the weak side's candidates. Without a named weak side, one resolution of the strong side's
+    ranking (deep enough to search) gives both: its top (what the index mix answers with) and, cheapest first,
+    the models close enough to its leader."""
+    if mix.weak:
+        return resolver.member_candidates(mix.strong), resolver.member_candidates(mix.weak)
     strong = resolver.get(mix.strong)
     if not isinstance(strong, IndexMix):
         raise MixUnavailable(f"{mix.id}: name a weak side, or make the strong side an index mix to choose one from")
-    ranked = [c for c in resolver.resolve_index(strong, MixOverrides(top_n=WEAK_POOL)).candidates
-              if c.score is not None]
+    pool = resolver.resolve_index(strong, MixOverrides(top_n=max(WEAK_POOL, strong.top_n))).candidates
+    return pool[:strong.top_n], cheapest_close(pool, mix.min_win_rate, upstream)
+
+
+def cheapest_close(pool: list[Candidate], min_win_rate: float, upstream: Upstream) -> list[Candidate]:
+    """The weak side by default: of a ranking's candidates, the models close enough to its leader, cheapest
+    first."""
+    ranked = [c for c in pool if c.score is not None]
     if not ranked:
         return []
     leader = ranked[0]
-    close = [c for c in ranked[1:] if win_rate(float(c.score or 0), float(leader.score or 0)) >= mix.min_win_rate
+    close = [c for c in ranked[1:] if win_rate(float(c.score or 0), float(leader.score or 0)) >= min_win_rate
              and c.same_model != leader.same_model]
     return sorted(close, key=lambda c: (blended_price(c, upstream), c.rank or 0))
 
@@ -78,8 +88,7 @@ def estimated_cost(candidates: list[Candidate], params: dict[str, Any], upstream
 def route_plan(mix: RouteMix, request: ChatCompletionRequest, resolver: RouteResolver, upstream: Upstream,
                key_table: list[float] | None = None) -> Plan:
     """The side the prompt goes to; `key_table` is the key's own score quantiles, else the shipped ones."""
-    strong = resolver.member_candidates(mix.strong)
-    weak = resolver.member_candidates(mix.weak) if mix.weak else cheapest_close(mix, resolver, upstream)
+    strong, weak = sides(mix, resolver, upstream)
     if not strong:
         raise MixUnavailable(f"{mix.id}: no callable candidate for its strong side.")
     no_weak = not weak
