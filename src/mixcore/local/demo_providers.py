@@ -25,6 +25,7 @@ from mixcore.catalog.models import CatalogModel
 from mixcore.providers.types import estimate_tokens, message_text
 
 MAX_HANG_SECONDS = 60.0
+MAX_CHOICES = 16
 
 
 @dataclass
@@ -234,7 +235,9 @@ class _Handler(BaseHTTPRequestHandler):
         if body.get("stream"):
             self._stream(protocol, model, text, prompt_tokens, body, behaviour, fault, call)
         else:
-            self._complete(protocol, model, text, prompt_tokens, fault, behaviour.usage, behaviour.message)
+            n = body.get("n") if protocol == "openai" else None  # OpenAI's `n`: that many choices, each billed
+            self._complete(protocol, model, text, prompt_tokens, fault, behaviour.usage, behaviour.message,
+                           choices=min(MAX_CHOICES, n) if isinstance(n, int) and n > 1 else 1)
             call.completed = fault is None
 
     def _drop(self) -> None:
@@ -255,8 +258,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._json(status, payload, headers, drip_ms)
 
     def _complete(self, protocol: str, model: str, text: str, prompt_tokens: int, fault: str | None,
-                  usage: dict[str, Any] | None, message: str | None = None) -> None:
-        completion_tokens = estimate_tokens(text)
+                  usage: dict[str, Any] | None, message: str | None = None, choices: int = 1) -> None:
+        completion_tokens = estimate_tokens(text) * choices
         if protocol == "anthropic":
             payload: dict[str, Any] = {
                 "id": "msg_" + uuid.uuid4().hex[:24], "type": "message", "role": "assistant", "model": model,
@@ -265,8 +268,8 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             payload = {"id": "chatcmpl-" + uuid.uuid4().hex[:24], "object": "chat.completion",
                        "created": int(time.time()), "model": model,
-                       "choices": [{"index": 0, "message": {"role": "assistant", "content": text},
-                                    "finish_reason": "stop"}],
+                       "choices": [{"index": i, "message": {"role": "assistant", "content": text},
+                                    "finish_reason": "stop"} for i in range(choices)],
                        "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
                                  "total_tokens": prompt_tokens + completion_tokens}}
         if usage is not None:

@@ -23,7 +23,7 @@ class Constraints(Model):
 
 class MixBase(Model):
     model_config = ConfigDict(extra="forbid")
-    id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*/[a-z0-9][a-z0-9._-]*$")
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*){1,2}$")
     description: str = ""
     defaults: dict[str, Any] = Field(default_factory=dict, description="request defaults, e.g. temperature")
 
@@ -95,8 +95,13 @@ class RouteMix(MixBase):
                              "model of the strong side's ranking whose Elo-predicted win rate against its #1 is at "
                              "least min_win_rate (and the next cheapest as fallbacks)")
     min_win_rate: float = Field(default=0.4, gt=0, lt=0.5)
-    router: Literal["length", "ngram"] = "length"
+    router: Literal["length", "ngram", "self-verify"] = Field(
+        default="length", description="self-verify: a cascade (AutoMix): the weak side answers, checks its answer "
+        "verify_samples times, and the strong side answers when the verified fraction is below verify_threshold")
     strong_share: float = Field(default=0.5, ge=0, le=1)
+    verify_samples: int = Field(default=4, ge=1, le=16)
+    verify_temperature: float = Field(default=1.0, ge=0, le=2)
+    verify_threshold: float = Field(default=0.5, ge=0, le=1)
 
 
 class AutoIndexMix(MixBase):

@@ -168,7 +168,8 @@ class MixRegistry:
             else:
                 route = plan.info["route"]
                 view["resolution"] = {"strong": route["strong"], "weak": route["weak"], "router": mix.router,
-                                      "threshold": threshold_for(shipped_tables()[mix.router], mix.strong_share)}
+                                      "threshold": mix.verify_threshold if mix.router == "self-verify" else
+                                      threshold_for(shipped_tables()[mix.router], mix.strong_share)}
         if isinstance(mix, IndexMix):
             try:
                 resolution = self.resolve_index(mix)

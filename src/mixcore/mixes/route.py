@@ -10,17 +10,21 @@ answer says which side answered and why (`mix.route`), and the cost record keeps
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Protocol
 
 from mixcore.costs.pricing import call_bounds
-from mixcore.errors import InvalidRequest, MixUnavailable
+from mixcore.errors import BudgetExceeded, InvalidRequest, MixcoreError, MixUnavailable
+from mixcore.mixes.chain import complete_first
+from mixcore.mixes.composite import single_call_stream
 from mixcore.mixes.definitions import IndexMix, MixDefinition, RouteMix
 from mixcore.mixes.index import Resolution
 from mixcore.mixes.plans import Plan
-from mixcore.mixes.upstream import Candidate, Upstream
-from mixcore.providers.types import message_text
+from mixcore.mixes.upstream import Candidate, RequestContext, Upstream
+from mixcore.providers.types import Completion, message_text
 from mixcore.routing.router import shipped_router
 from mixcore.routing.thresholds import shipped_tables, threshold_for
+from mixcore.routing.verification import verification_prompt, verified_fraction
 from mixcore.schemas import ChatCompletionRequest, MixOverrides
 
 WEAK_POOL = 50  # how deep the strong side's ranking is searched for the weak side
@@ -96,6 +100,8 @@ def route_plan(mix: RouteMix, request: ChatCompletionRequest, resolver: RouteRes
         weak = strong
     params = request.upstream_params()
     asked = request.route
+    if mix.router == "self-verify":
+        return cascade_plan(mix, request, strong, weak if not no_weak else [], upstream)
     share = asked.strong_share if asked is not None and asked.strong_share is not None else mix.strong_share
     if asked is not None and asked.threshold is not None:
         threshold = asked.threshold
@@ -118,6 +124,100 @@ def route_plan(mix: RouteMix, request: ChatCompletionRequest, resolver: RouteRes
                       "side": side, "why": why, "strong": strong[0].model_id, "weak": weak[0].model_id,
                       "chosen": chosen[0].model_id, "estimated_cost_usd": costs}}
     return Plan(kind="route", mix_id=mix.id, candidates=chosen, info=info, defaults=dict(mix.defaults))
+
+
+VERIFY_MAX_TOKENS = 64  # a verdict: a line of evaluation and the decision
+VERIFY_CONTEXT_CHARS = 2_000  # the conversation before the question a verifier sees (it is paid on every request)
+
+
+def cascade_plan(mix: RouteMix, request: ChatCompletionRequest, strong: list[Candidate], weak: list[Candidate],
+                 upstream: Upstream) -> Plan:
+    """AutoMix: the weak side answers, the model that answered verifies its answer `verify_samples` times, and the
+    strong side answers instead when the verified fraction is below the threshold. Every call is charged and
+    recorded (layer 1 the weak answer, 2 the verification, 3 the strong answer)."""
+    asked = request.route
+    if asked is not None and asked.strong_share is not None:
+        raise InvalidRequest(f"{mix.id} escalates by self-verification, not by a share of prompts: set "
+                             "route.threshold (the verified fraction below which the strong side answers).",
+                             param="route.strong_share")
+    threshold = asked.threshold if asked is not None and asked.threshold is not None else mix.verify_threshold
+    params = request.upstream_params()
+    costs = {"strong": estimated_cost(strong, params, upstream), "weak": estimated_cost(weak, params, upstream)}
+    route: dict[str, Any] = {"router": "self-verify", "score": None, "threshold": threshold, "strong_share": None,
+                             "samples": mix.verify_samples, "side": "strong", "strong": strong[0].model_id,
+                             "weak": (weak or strong)[0].model_id, "chosen": strong[0].model_id,
+                             "estimated_cost_usd": costs}
+    limit = asked.max_cost_usd if asked is not None else None
+
+    async def strong_answer(ctx: RequestContext, params: dict[str, Any], refuted: Candidate | None = None,
+                            ) -> tuple[Candidate, Completion]:
+        # Escalating never asks the model whose answer was just refuted again (the strong side's fallbacks may
+        # reach down the ranking to it).
+        others = [c for c in strong if refuted is None or c.same_model != refuted.same_model]
+        if not others:
+            raise MixUnavailable(f"{mix.id}: no strong-side candidate other than {refuted and refuted.model_id}")
+        return await complete_first(upstream, ctx, others, params, what=f"{mix.id} strong side", layer=3)
+
+    async def run(ctx: RequestContext, params: dict[str, Any]) -> tuple[Candidate, Completion]:
+        if not weak:
+            route["why"] = f"no model of the ranking is callable and predicted to win {mix.min_win_rate:.0%}"
+            return await strong_answer(ctx, params)
+        candidate, answer = await complete_first(upstream, ctx, weak, params, what=f"{mix.id} weak side", layer=1)
+        route.update(weak=candidate.model_id, side="weak", chosen=candidate.model_id)
+        try:
+            verdicts = await self_verify(mix, upstream, ctx, params, candidate, answer)
+        except BudgetExceeded:
+            route["why"] = "the budget left no room to verify the weak answer, so it stands"
+            return candidate, answer
+        fraction, valid = verified_fraction(verdicts)
+        route.update(score=round(fraction, 6), verdicts=valid)
+        if fraction >= threshold:
+            route["why"] = f"{valid} of {mix.verify_samples} verdicts parsed; verified {fraction:.0%} ≥ {threshold:g}"
+            return candidate, answer
+        if limit is not None and (costs["strong"] or 0.0) > limit:
+            route["why"] = f"verified {fraction:.0%} < {threshold:g}, but the strong side's estimate passes " \
+                           f"max_cost_usd ({limit})"
+            return candidate, answer
+        try:
+            chosen, final = await strong_answer(ctx, params, candidate)
+        except MixcoreError as error:  # the weak answer is kept rather than lost
+            route["why"] = f"verified {fraction:.0%} < {threshold:g}; the strong side failed ({error.message[:120]})"
+            return candidate, answer
+        route.update(side="strong", chosen=chosen.model_id,
+                     why=f"{valid} of {mix.verify_samples} verdicts parsed; verified {fraction:.0%} < {threshold:g}")
+        return chosen, final
+
+    return Plan(kind="route", mix_id=mix.id, candidates=[], info={"route": route}, defaults=dict(mix.defaults),
+                runner=run, stream_runner=single_call_stream(run))
+
+
+async def self_verify(mix: RouteMix, upstream: Upstream, ctx: RequestContext, params: dict[str, Any],
+                      candidate: Candidate, answer: Completion) -> list[str]:
+    """The verdicts of the model that answered on its own answer: one call asking for `n` samples, and single
+    calls for what a provider that ignores `n` did not return. A failed verification call gives no verdict."""
+    messages = params.get("messages") or []
+    context = message_text(messages[:-1])[-VERIFY_CONTEXT_CHARS:]
+    prompt = verification_prompt(context, message_text(messages[-1:]), answer.text)
+    asked = {"messages": [{"role": "user", "content": prompt}], "temperature": mix.verify_temperature,
+             "max_tokens": VERIFY_MAX_TOKENS, "stop": ["---"]}
+
+    async def verdicts(n: int) -> list[str]:
+        _, completion = await complete_first(upstream, ctx, [candidate], {**asked, "n": n} if n > 1 else asked,
+                                             what=f"{mix.id} verification", layer=2, role="verify")
+        return [str((c.get("message") or {}).get("content") or "") for c in completion.body.get("choices") or []
+                if isinstance(c, dict)][:n]
+
+    try:
+        found = await verdicts(mix.verify_samples)
+    except BudgetExceeded:
+        raise
+    except MixcoreError:
+        found = []
+    missing = mix.verify_samples - len(found)
+    if missing > 0 and found:
+        more = await asyncio.gather(*(verdicts(1) for _ in range(missing)), return_exceptions=True)
+        found += [text for result in more if isinstance(result, list) for text in result]
+    return found
 
 
 def check_route_request(request: ChatCompletionRequest, mix: MixDefinition | None) -> None:

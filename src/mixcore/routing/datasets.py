@@ -89,6 +89,13 @@ def from_routellm_gsm8k(folder: Path) -> list[Example]:
             for number, row in enumerate(_rows(folder / "gsm8k_responses.csv")) if row["prompt"] not in dropped]
 
 
+def gsm8k_answers(folder: Path) -> dict[str, tuple[str, str]]:
+    """Each GSM8K prompt's recorded answers, (weak, strong), by the ids `from_routellm_gsm8k` gives."""
+    dropped = _contaminated(folder / "contaminated_prompts.jsonl")
+    return {f"gsm8k/{number}": (row[f"{WEAK_COLUMN}_response"], row[f"{STRONG_COLUMN}_response"])
+            for number, row in enumerate(_rows(folder / "gsm8k_responses.csv")) if row["prompt"] not in dropped}
+
+
 def from_routellm(root: Path) -> list[Example]:
     """Both benchmarks from a copy of RouteLLM's `routellm/evals` layout (mmlu/, gsm8k/)."""
     return from_routellm_mmlu(root / "mmlu") + from_routellm_gsm8k(root / "gsm8k")
