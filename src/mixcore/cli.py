@@ -365,7 +365,7 @@ MIN_CALIBRATION_PROMPTS = 20
 
 
 def cmd_route(args: argparse.Namespace) -> int:
-    """`mixcore route convert|score|eval`: routing data, a router's scores, and its figures (routing/)."""
+    """`mixcore route convert|score|eval|calibrate|cascade`: routing data, a router's scores, and its figures (routing/)."""
     from mixcore.routing.datasets import from_routellm, read_jsonl, write_jsonl
 
     if args.action == "convert":
@@ -384,6 +384,8 @@ def cmd_route(args: argparse.Namespace) -> int:
                          else float(len(prompt)))
                 print(json.dumps({"id": row.get("id"), "score": round(score, 6)}))
         return 0
+    if args.action == "cascade":
+        return cascade_eval(args)
     from mixcore.routing.experiments import evaluate, table
 
     examples = read_jsonl(Path(args.data).read_text().splitlines()) if args.data else from_routellm(
@@ -394,6 +396,22 @@ def cmd_route(args: argparse.Namespace) -> int:
     print("\n".join(table(rows)))
     print(f"\nStrong/weak pair for the dollar column: {args.pair}; prompts at 4 characters a token, answers "
           "300 tokens.")
+    return 0
+
+
+def cascade_eval(args: argparse.Namespace) -> int:
+    """`mixcore route cascade`: the AutoMix cascade's figures on RouteLLM's recorded GSM8K answers, every call's
+    cost counted, with the stand-in verifier (routing/cascade.py)."""
+    from mixcore.routing.cascade import answered_gsm8k, cascade_table, evaluate_cascade
+
+    prices = pair_prices(args.pair)
+    if prices is None:
+        print(f"mixcore route cascade: the catalog has no prices for {args.pair}", file=sys.stderr)
+        return 2
+    print(f"... scoring {args.samples}-verdict cascades on RouteLLM's GSM8K answers", file=sys.stderr, flush=True)
+    found = evaluate_cascade(answered_gsm8k(Path(args.routellm) / "gsm8k"), prices, samples=args.samples,
+                             draws=args.draws // 5)
+    print("\n".join(cascade_table(found, args.pair)))
     return 0
 
 
@@ -537,8 +555,9 @@ def build_parser() -> argparse.ArgumentParser:
     catalog.set_defaults(func=cmd_catalog)
 
     route = sub.add_parser("route", help="prompt routing: convert evaluation data, score prompts, evaluate a "
-                                         "router with RouteLLM's metrics, calibrate a key's thresholds")
-    route.add_argument("action", choices=["convert", "score", "eval", "calibrate"])
+                                         "router with RouteLLM's metrics, calibrate a key's thresholds, evaluate "
+                                         "the AutoMix cascade on recorded answers")
+    route.add_argument("action", choices=["convert", "score", "eval", "calibrate", "cascade"])
     route.add_argument("--key", help="with calibrate: the key id whose logged scores to fit the thresholds to")
     route.add_argument("--bucket", help="with calibrate: the cost bucket (default: MIXCORE_COST_BUCKET_NAME)")
     route.add_argument("--router", choices=["ngram", "length"], default="ngram")
@@ -550,7 +569,8 @@ def build_parser() -> argparse.ArgumentParser:
                             "own logs\")")
     route.add_argument("--pair", default="openai/gpt-4-1106-preview,"
                                          "fireworks/accounts/fireworks/models/mixtral-8x7b-instruct",
-                       help="with eval: STRONG,WEAK catalog ids priced in the dollar column")
+                       help="with eval and cascade: STRONG,WEAK catalog ids priced in the dollar column")
+    route.add_argument("--samples", type=int, default=4, help="with cascade: verdicts per verification (k)")
     route.add_argument("--draws", type=int, default=1_000, help="with eval: random-router draws")
     route.add_argument("--bootstrap", type=int, default=200, help="with eval: bootstrap resamples")
     route.set_defaults(func=cmd_route)

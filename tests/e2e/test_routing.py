@@ -99,3 +99,29 @@ def test_calibrate_makes_a_share_mean_that_share_of_the_keys_own_traffic(ready: 
     # 20 prompts of distinct lengths: the top 30% by length is 6 of them
     assert after.count("strong") == 6
     assert after[-6:] == ["strong"] * 6  # the longest ones
+
+
+VERIFIED = "17 * 23 = 391.\nVerification Decision: The AI generated answer is Correct."
+
+
+def test_a_cascade_escalates_an_unverified_answer_and_keeps_a_verified_one(ready: RunningStack) -> None:
+    question = "What is 17 * 23? Show the multiplication."
+    # The demo model's answers carry no verdict, so its verification finds nothing Correct: escalated.
+    escalated = ask(ready, "route/cascade/math", question)
+    route = escalated.model_extra["mix"]["route"]
+    leader = ask(ready, "index/lmsys-math", question).model
+    assert route["side"] == "strong" and escalated.model == route["chosen"] == leader and route["score"] == 0.0
+    weak = route["weak"]
+    ready.behaviour(weak, {"reply": VERIFIED})
+    kept = ready.client().chat.completions.create(model="route/cascade/math", max_tokens=50, stream=True,
+                                                  messages=[{"role": "user", "content": question}])
+    chunks = list(kept)
+    first = chunks[0].model_extra["mix"]["route"]
+    assert first["side"] == "weak" and chunks[0].model == weak and first["score"] == 1.0
+    records = ready.records_for({escalated.id, chunks[0].id})
+    # Every call is in the record and charged: the weak answer, its verification (4 verdicts), the strong answer.
+    roles = [(c["layer"], c["role"]) for c in records[escalated.id]["calls"]]
+    assert roles == [(1, "answer"), (2, "verify"), (3, "answer")]
+    assert all(c["cost_usd"] > 0 for c in records[escalated.id]["calls"])
+    assert [(c["layer"], c["role"]) for c in records[chunks[0].id]["calls"]] == [(1, "answer"), (2, "verify")]
+    assert records[chunks[0].id]["route"]["score"] == 1.0
