@@ -1,7 +1,8 @@
 """Routing evidence and speed: the router's figures on the vendored RouteLLM data under each protocol (beside the
 prompt-length baseline, a random router's band and the oracle, all measured in this run), the AutoMix cascade's
-figures on GSM8K's recorded answers counting every call's cost (stand-in verifier), the router's scoring latency
-on 1,000- and 20,000-token prompts, and how long the shipped router takes to load."""
+figures on GSM8K's recorded answers counting every call's cost (stand-in verifier), index/auto's categories on
+labelled prompts, the router's scoring latency on 1,000- and 20,000-token prompts, and how long the shipped router
+takes to load."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 
 from mixcore.catalog import get_catalog
 from mixcore.routing.cascade import answered_gsm8k, cascade_table, evaluate_cascade
+from mixcore.routing.category_checks import category_scores, category_table
 from mixcore.routing.datasets import from_routellm
 from mixcore.routing.experiments import evaluate, table
 from mixcore.routing.router import LinearRouter, shipped_router
@@ -57,6 +59,8 @@ def main() -> None:
     cascade = evaluate_cascade(answered_gsm8k(REPO / "tests/fixtures/routing/routellm/gsm8k"),
                                (strong.price.input, strong.price.output, weak.price.input, weak.price.output))
     print("\n" + "\n".join(cascade_table(cascade, ",".join(PAIR))) + "\n")
+    print("\n".join(category_table(category_scores(REPO / "tests/fixtures/routing/categories/labelled_prompts.jsonl",
+                                                    examples))) + "\n")
     short, long = latency(1_000), latency(20_000)
     load = load_ms()
     print(f"\nscoring p50/p99: {short[0]:.3f}/{short[1]:.3f} ms at 1k tokens, {long[0]:.3f}/{long[1]:.3f} ms at 20k "

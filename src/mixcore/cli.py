@@ -365,7 +365,7 @@ MIN_CALIBRATION_PROMPTS = 20
 
 
 def cmd_route(args: argparse.Namespace) -> int:
-    """`mixcore route convert|score|eval|calibrate|cascade`: routing data, a router's scores, and its figures (routing/)."""
+    """`mixcore route ...`: routing data, a router's scores, its figures, a cascade's and the categories' (routing/)."""
     from mixcore.routing.datasets import from_routellm, read_jsonl, write_jsonl
 
     if args.action == "convert":
@@ -386,6 +386,12 @@ def cmd_route(args: argparse.Namespace) -> int:
         return 0
     if args.action == "cascade":
         return cascade_eval(args)
+    if args.action == "categories":
+        from mixcore.routing.category_checks import category_scores, category_table
+
+        hand = Path(args.routellm).parent / "categories/labelled_prompts.jsonl"
+        print("\n".join(category_table(category_scores(hand, from_routellm(Path(args.routellm))))))
+        return 0
     from mixcore.routing.experiments import evaluate, table
 
     examples = read_jsonl(Path(args.data).read_text().splitlines()) if args.data else from_routellm(
@@ -556,8 +562,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     route = sub.add_parser("route", help="prompt routing: convert evaluation data, score prompts, evaluate a "
                                          "router with RouteLLM's metrics, calibrate a key's thresholds, evaluate "
-                                         "the AutoMix cascade on recorded answers")
-    route.add_argument("action", choices=["convert", "score", "eval", "calibrate", "cascade"])
+                                         "the AutoMix cascade on recorded answers, check index/auto's categories "
+                                         "on labelled prompts")
+    route.add_argument("action", choices=["convert", "score", "eval", "calibrate", "cascade", "categories"])
     route.add_argument("--key", help="with calibrate: the key id whose logged scores to fit the thresholds to")
     route.add_argument("--bucket", help="with calibrate: the cost bucket (default: MIXCORE_COST_BUCKET_NAME)")
     route.add_argument("--router", choices=["ngram", "length"], default="ngram")

@@ -22,19 +22,36 @@ class Category:
 _SCRIPTS = [("japanese", re.compile(r"[\u3040-\u30ff]"), "kana"), ("korean", re.compile(r"[\uac00-\ud7af]"), "Hangul"),
             ("chinese", re.compile(r"[\u4e00-\u9fff]"), "Han characters without kana"),
             ("russian", re.compile(r"[\u0400-\u04ff]"), "Cyrillic")]
-_STOPWORDS = {"french": {"le", "la", "les", "est", "et", "une", "des", "pour", "avec", "vous", "je", "que", "pas"},
-              "spanish": {"el", "los", "las", "es", "y", "una", "para", "con", "que", "por", "como", "pero", "del"},
-              "german": {"der", "die", "das", "und", "ist", "nicht", "ein", "eine", "mit", "ich", "sie", "zu", "auf"}}
-_CODE = re.compile(r"```|\b(def|class|import|function|return|const|var|public|static|SELECT|FROM|WHERE)\b|[{};]\s*$|"
-                   r"\b(python|javascript|typescript|java|rust|golang|c\+\+|sql|regex|bug|stack trace|compile|"
-                   r"refactor|api|code)\b", re.IGNORECASE | re.MULTILINE)
-_MATH = re.compile(r"\b(solve|equation|integral|derivative|prove|theorem|probability|matrix|calculate|compute|"
-                   r"how many|how much|percent|sum of|factor)\b|[=^√∑∫]|\d+\s*[-+*/×÷]\s*\d+", re.IGNORECASE)
+_STOPWORDS = {"french": {"le", "la", "les", "est", "et", "une", "des", "pour", "avec", "vous", "je", "que", "pas",
+                         "du", "au", "aux", "entre", "quelle", "quel", "comment", "pourquoi", "mon", "moi", "ce"},
+              "spanish": {"el", "los", "las", "es", "y", "una", "para", "con", "que", "por", "como", "pero", "del",
+                          "la", "lo", "mi", "cuál", "qué", "cómo", "tengo", "puedo", "mejor", "muy"},
+              "german": {"der", "die", "das", "und", "ist", "nicht", "ein", "eine", "mit", "ich", "sie", "zu", "auf",
+                         "du", "wie", "was", "warum", "wann", "oder", "zum", "zur", "den", "dem", "mir", "kannst"}}
+# Code is recognised by its syntax (case-sensitive: `from`, `where`, `class` and `return` are English words too),
+# by the names of languages and tools, and by a request to write or fix code.
+_CODE_SYNTAX = re.compile(r"```|^\s*(def|class)\s+\w+\s*[(:]|^\s*(import\s+[\w.]+\s*$|from\s+[\w.]+\s+import\b)|"
+                          r"\bfunction\s*\w*\s*\([^)]*\)\s*\{|=>|\w\.\w+\([^)\n]*\)\s*;|#include\s*<|"
+                          r"\bSELECT\b.+\bFROM\b|\b(console\.log|System\.out|std::|printf\()", re.MULTILINE)
+_CODE_WORDS = re.compile(r"(?<![\w+#])(python|javascript|typescript|java|golang|rust|kotlin|c\+\+|c#|sql|bash|"
+                         r"html|css|regex|numpy|pandas|django|react|docker|git)(?![\w+#])|"
+                         r"\b(stack trace|syntax error|segfault|linked list|binary tree|recursion|unit tests?|"
+                         r"compiler?|compile|refactor|debug|algorithm)\b|"
+                         r"\b(write|fix|debug|review|optimi[sz]e)\b[^.?!\n]{0,30}\b(code|function|script|program|"
+                         r"method|query)\b", re.IGNORECASE)
+_MATH = re.compile(r"\b(solve|equation|integral|derivative|prove|theorem|probability|matrix|eigen\w*|calculate|"
+                   r"compute|how many|how much|percent|sum of|factor)\b|[=^√∑∫]|\d+\s*[-+*/×÷]\s*\d+",
+                   re.IGNORECASE)
+# A word problem: a short question with at least two quantities (numbers that are not years).
+_QUANTITY = re.compile(r"(?<![\d.,])(?!(?:1[5-9]|20)\d\d(?!\d|[.,]\d))\d+(?:[.,]\d+)*")
+_QUESTION = re.compile(r"\b(what|how|find)\b", re.IGNORECASE)
+WORD_PROBLEM_CHARS = 800
 _CREATIVE = re.compile(r"\b(write|compose|draft)\b.{0,40}\b(story|poem|song|lyrics|haiku|sonnet|novel|screenplay|"
-                       r"fiction|fairy tale|limerick)\b|\b(poem|haiku|short story)\b", re.IGNORECASE | re.DOTALL)
+                       r"fiction|fairy tale|limerick)\b|\b(poem|haiku|short story|limerick)\b",
+                       re.IGNORECASE | re.DOTALL)
 _INSTRUCTIONS = re.compile(r"\b(exactly|at most|at least|no more than)\s+\w+\s+(words|sentences|bullet|lines|"
-                           r"paragraphs)\b|\b(in json|as a table|bullet points|all caps|do not use|without using)\b",
-                           re.IGNORECASE)
+                           r"paragraphs)\b|\b(in json|as a table|bullet points|all caps|lowercase|uppercase|"
+                           r"do not use|without using|without the letter)\b|\banswer in \w+", re.IGNORECASE)
 LONG_PROMPT_CHARS = 1_500
 
 
@@ -51,13 +68,17 @@ def categorise(messages: Sequence[dict[str, Any]]) -> Category:
             return Category(language, f"{hits} of its {len(words)} words are common {language.title()} words")
     if sum(1 for m in messages if isinstance(m, dict) and m.get("role") == "user") > 1:
         return Category("multi-turn", "more than one user turn")
-    for name, pattern, why in (("coding", _CODE, "code or a programming word"),
+    for name, pattern, why in (("creative-writing", _CREATIVE, "asks for a story, poem or song"),
+                               ("coding", _CODE_SYNTAX, "code"),
+                               ("coding", _CODE_WORDS, "a programming language, tool or task"),
                                ("math", _MATH, "a calculation or a math word"),
-                               ("creative-writing", _CREATIVE, "asks for a story, poem or song"),
                                ("instruction-following", _INSTRUCTIONS, "format or length instructions")):
         found = pattern.search(text)
         if found:
             return Category(name, f"{why}: {found.group(0).strip()[:40]!r}")
+    quantities = _QUANTITY.findall(text)
+    if len(quantities) >= 2 and len(text) <= WORD_PROBLEM_CHARS and _QUESTION.search(text):
+        return Category("math", f"a question with quantities to work with: {', '.join(quantities[:3])}")
     if len(text) >= LONG_PROMPT_CHARS:
         return Category("hard", f"a long prompt ({len(text)} characters)")
     return Category("overall", "no category rule matched")

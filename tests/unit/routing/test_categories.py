@@ -43,3 +43,24 @@ def test_a_conversation_is_multi_turn_before_its_topic_and_a_language_before_bot
 def test_a_long_prompt_without_another_signal_is_a_hard_prompt() -> None:
     essay = "Consider the history of the region and its people in detail. " * (LONG_PROMPT_CHARS // 60 + 1)
     assert categorise(user(essay)).name == "hard"
+
+
+@pytest.mark.parametrize("prompt", [
+    "Where did the printing press come from, and which class of people used it first?",
+    "What did the court decide, and where does the public stand on the function of juries today?",
+    "In 1865, when the war ended, what happened to the 4 million people freed?",
+])
+def test_english_words_that_are_also_keywords_and_years_make_neither_code_nor_math(prompt: str) -> None:
+    # The rules once took `from`, `where`, `class` and `public` for code (a quarter of MMLU's history and
+    # philosophy questions were "coding"), and a year and a count for a word problem.
+    assert categorise(user(prompt)).name == "overall"
+
+
+def test_the_hand_labelled_prompts_get_their_labels() -> None:
+    from mixcore.routing.category_checks import labelled
+    from tests.conftest import FIXTURES
+
+    rows = labelled(FIXTURES / "routing/categories/labelled_prompts.jsonl")
+    wrong = [(prompt[:40], sorted(accepted), categorise(user(prompt)).name) for prompt, accepted in rows
+             if categorise(user(prompt)).name not in accepted]
+    assert len(rows) == 48 and wrong == []
