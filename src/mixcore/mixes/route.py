@@ -162,7 +162,14 @@ def cascade_plan(mix: RouteMix, request: ChatCompletionRequest, strong: list[Can
         if not weak:
             route["why"] = f"no model of the ranking is callable and predicted to win {mix.min_win_rate:.0%}"
             return await strong_answer(ctx, params)
-        candidate, answer = await complete_first(upstream, ctx, weak, params, what=f"{mix.id} weak side", layer=1)
+        try:
+            candidate, answer = await complete_first(upstream, ctx, weak, params, what=f"{mix.id} weak side",
+                                                     layer=1)
+        except BudgetExceeded:
+            raise
+        except MixcoreError as error:  # a weak side that is down does not stop the cascade
+            route["why"] = f"the weak side failed ({error.message[:120]})"
+            return await strong_answer(ctx, params)
         route.update(weak=candidate.model_id, side="weak", chosen=candidate.model_id)
         try:
             verdicts = await self_verify(mix, upstream, ctx, params, candidate, answer)

@@ -130,3 +130,19 @@ async def test_a_cascaded_stream_explains_in_its_first_chunk(gateway: Gateway, s
     first = json.loads(lines[0][6:])
     assert first["model"] == STRONG and first["mix"]["route"]["side"] == "strong"
     assert first["mix"]["route"]["score"] == 0.0
+
+
+def test_a_cascade_describes_both_sides_and_its_verification_threshold(gateway: Gateway, store: MemoryStore) -> None:
+    view = gateway.registry.describe("route/cascade/auto")
+    assert view["resolution"] == {"strong": STRONG, "weak": WEAK, "router": "self-verify", "threshold": 0.5}
+    assert view["definition"]["verify_samples"] == 4
+
+
+async def test_when_the_weak_side_fails_the_strong_side_answers(gateway: Gateway, store: MemoryStore,
+                                                                demo: DemoProviderServer) -> None:
+    for model in RANKED:  # every model close enough to be the weak side fails; the leader answers
+        if model != "gpt-4o":
+            demo.set_behaviour(f"{provider_of(model)}/{model}", Behaviour(status=503))
+    result = await gateway.complete(ask(), request_context(gateway))
+    route = result.body["mix"]["route"]
+    assert result.body["model"] == STRONG and route["side"] == "strong" and "weak side failed" in route["why"]
