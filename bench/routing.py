@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from mixcore.catalog import get_catalog
+from mixcore.mixes.definitions import RouteMix
 from mixcore.routing.cascade import answered_gsm8k, cascade_table, evaluate_cascade
 from mixcore.routing.category_checks import category_scores, category_table
 from mixcore.routing.datasets import from_routellm
@@ -57,7 +58,8 @@ def main() -> None:
     strong, weak = (get_catalog().get(m) for m in PAIR)
     assert strong and weak and strong.price and weak.price
     cascade = evaluate_cascade(answered_gsm8k(REPO / "tests/fixtures/routing/routellm/gsm8k"),
-                               (strong.price.input, strong.price.output, weak.price.input, weak.price.output))
+                               (strong.price.input, strong.price.output, weak.price.input, weak.price.output),
+                               samples=RouteMix.model_fields["verify_samples"].default)
     print("\n" + "\n".join(cascade_table(cascade, ",".join(PAIR))) + "\n")
     print("\n".join(category_table(category_scores(REPO / "tests/fixtures/routing/categories/labelled_prompts.jsonl",
                                                     examples))) + "\n")

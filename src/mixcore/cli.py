@@ -408,14 +408,16 @@ def cmd_route(args: argparse.Namespace) -> int:
 def cascade_eval(args: argparse.Namespace) -> int:
     """`mixcore route cascade`: the AutoMix cascade's figures on RouteLLM's recorded GSM8K answers, every call's
     cost counted, with the stand-in verifier (routing/cascade.py)."""
+    from mixcore.mixes.definitions import RouteMix
     from mixcore.routing.cascade import answered_gsm8k, cascade_table, evaluate_cascade
 
     prices = pair_prices(args.pair)
     if prices is None:
         print(f"mixcore route cascade: the catalog has no prices for {args.pair}", file=sys.stderr)
         return 2
-    print(f"... scoring {args.samples}-verdict cascades on RouteLLM's GSM8K answers", file=sys.stderr, flush=True)
-    found = evaluate_cascade(answered_gsm8k(Path(args.routellm) / "gsm8k"), prices, samples=args.samples,
+    samples = args.samples or RouteMix.model_fields["verify_samples"].default
+    print(f"... scoring {samples}-verdict cascades on RouteLLM's GSM8K answers", file=sys.stderr, flush=True)
+    found = evaluate_cascade(answered_gsm8k(Path(args.routellm) / "gsm8k"), prices, samples=samples,
                              draws=args.draws // 5)
     print("\n".join(cascade_table(found, args.pair)))
     return 0
@@ -577,7 +579,8 @@ def build_parser() -> argparse.ArgumentParser:
     route.add_argument("--pair", default="openai/gpt-4-1106-preview,"
                                          "fireworks/accounts/fireworks/models/mixtral-8x7b-instruct",
                        help="with eval and cascade: STRONG,WEAK catalog ids priced in the dollar column")
-    route.add_argument("--samples", type=int, default=4, help="with cascade: verdicts per verification (k)")
+    route.add_argument("--samples", type=int,
+                       help="with cascade: verdicts per verification (k; default: the route cascade mixes')")
     route.add_argument("--draws", type=int, default=1_000, help="with eval: random-router draws")
     route.add_argument("--bootstrap", type=int, default=200, help="with eval: bootstrap resamples")
     route.set_defaults(func=cmd_route)

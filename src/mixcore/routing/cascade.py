@@ -125,7 +125,7 @@ class CascadeFigures:
     usd_per_1k: dict[str, float]  # all weak, all strong, the cascade at threshold 1.0
 
 
-def evaluate_cascade(items: Sequence[Answered], prices: Prices, *, samples: int = 8, draws: int = 200,
+def evaluate_cascade(items: Sequence[Answered], prices: Prices, *, samples: int, draws: int = 200,
                      verifier: Callable[[str, str], float] = checked_fraction, seed: int = 0) -> CascadeFigures:
     from mixcore.routing.evaluation import apgr
 
