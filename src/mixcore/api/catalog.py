@@ -65,7 +65,7 @@ def register_catalog_routes(app: APIGatewayRestResolver) -> APIGatewayRestResolv
 
     @app.get("/v1/models")
     def list_models() -> Response[str]:
-        catalog = get_gateway().upstream.catalog  # one catalog for the whole answer, even across a reload
+        catalog = get_gateway().upstream.catalogs.begin_request()  # one catalog for the whole answer
         listing = {"object": "list", "data": model_list(catalog), "catalog_version": catalog.version}
         return Response(200, "application/json", json.dumps(listing))
 
@@ -94,7 +94,7 @@ def register_catalog_routes(app: APIGatewayRestResolver) -> APIGatewayRestResolv
         if ranking is None:
             raise NotFound(f"No ranking stored for {source}/{category}. See GET /v1/leaderboards.")
         history = store.history(source, category, int(raw)) if int(raw) else None
-        body = views.detail(ranking, get_gateway().upstream.catalog, history)
+        body = views.detail(ranking, get_gateway().upstream.catalogs.begin_request(), history)
         return Response(200, "application/json", json.dumps(body))
 
     return app

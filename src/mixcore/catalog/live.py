@@ -22,7 +22,8 @@ from mixcore.catalog.prices import content_hash
 from mixcore.observability import logger
 from mixcore.store.base import CatalogStore
 
-# With a zero cache TTL (tests, the e2e stack) the store is still read at most this often.
+# With a zero cache TTL (tests, the local stack) the store is read when a request begins and, within it, at most
+# this often (a request reads the catalog many times).
 MIN_CHECK_SECONDS = 1.0
 OVERRIDE_PRICE_SOURCE = "override"
 
@@ -30,6 +31,10 @@ OVERRIDE_PRICE_SOURCE = "override"
 class CatalogSource(Protocol):
     def current(self) -> Catalog:
         """The catalog to use now."""
+        ...
+
+    def begin_request(self) -> Catalog:
+        """The catalog a new request starts with."""
         ...
 
 
@@ -40,6 +45,9 @@ class FixedCatalog:
     catalog: Catalog
 
     def current(self) -> Catalog:
+        return self.catalog
+
+    def begin_request(self) -> Catalog:
         return self.catalog
 
 
@@ -106,6 +114,7 @@ class LiveCatalog:
     def __init__(self, store: Callable[[], CatalogStore], ttl_seconds: float,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.store = store
+        self.ttl_seconds = ttl_seconds
         self.window = max(ttl_seconds, MIN_CHECK_SECONDS)
         self.clock = clock
         self._catalog: Catalog | None = None
@@ -128,6 +137,12 @@ class LiveCatalog:
             self._lock.release()
         assert self._catalog is not None
         return self._catalog
+
+    def begin_request(self) -> Catalog:
+        """With a zero TTL the store is read now, so `mixcore catalog put` shows on the very next request."""
+        if self.ttl_seconds <= 0:
+            self.forget()
+        return self.current()
 
     def forget(self) -> None:
         """Read the store at the next use (after `mixcore catalog put` in the same process)."""

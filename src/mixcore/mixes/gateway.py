@@ -57,7 +57,7 @@ class Gateway:
     def new_context(self, key_id: str | None, request_id: str) -> RequestContext:
         return RequestContext(request_id=request_id, key_id=key_id,
                               deadline=time.monotonic() + self.upstream.settings.request_budget_seconds,
-                              catalog_version=self.upstream.catalog.version or None)
+                              catalog_version=self.upstream.catalogs.begin_request().version or None)
 
     def check_limits(self, request: ChatCompletionRequest) -> None:
         settings = self.upstream.settings

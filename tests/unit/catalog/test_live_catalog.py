@@ -217,3 +217,17 @@ def test_operator_overrides_apply_on_top_of_the_live_catalog() -> None:
     assert (live.models[model_id].price.input, live.models[model_id].price.output) == (1.0, 2.0)  # type: ignore
     assert live.get("openai/gpt-4o") is None
     assert live.version.startswith(seed.version + "+")
+
+
+def test_with_a_zero_ttl_an_override_shows_on_the_very_next_request() -> None:
+    # Given the local stack's setting (MIXCORE_CACHE_TTL_SECONDS=0) and a catalog just read, no time passing
+    store = MemoryStore()
+    live = LiveCatalog(lambda: store, 0, clock=Clock())
+    model_id = priced_by(LITELLM)
+    assert live.current().models[model_id].price.input != 100
+    # When an operator stores a price (mixcore catalog put; USD per 1M tokens)
+    store.put_catalog_overrides(Overrides(prices={model_id: Price(input=100, output=200)})
+                                .model_dump(mode="json", exclude_defaults=True))
+    # Then the very next request prices with it
+    price = live.begin_request().models[model_id].price
+    assert (price.input, price.output) == (100, 200)
