@@ -17,12 +17,11 @@ from mixcore.mixes.definitions import RouteMix
 from mixcore.routing.cascade import answered_gsm8k, cascade_table, evaluate_cascade
 from mixcore.routing.category_checks import category_scores, category_table
 from mixcore.routing.datasets import from_routellm
-from mixcore.routing.experiments import evaluate, table
+from mixcore.routing.experiments import PUBLISHED, evaluate, goal_of, goals_table, table
 from mixcore.routing.router import LinearRouter, shipped_router
 
 REPO = Path(__file__).resolve().parents[1]
 PAIR = ("openai/gpt-4-1106-preview", "fireworks/accounts/fireworks/models/mixtral-8x7b-instruct")  # RouteLLM's pair
-PUBLISHED = {"mmlu": (0.603, 0.354), "gsm8k": (0.622, 0.3364)}  # RouteLLM's best: APGR, CPT(50%)
 WORDS = ["the", "committee", "reviewed", "the", "quarterly", "figures", "and", "asked", "the", "team", "to",
          "explain", "the", "change", "in", "costs"]
 
@@ -53,7 +52,8 @@ def main() -> None:
     examples = from_routellm(REPO / "tests/fixtures/routing/routellm")
     rows = evaluate(examples, "ngram", labels=1_500, draws=1_000, bootstrap=200,
                     prices=(10.0, 30.0, 0.5, 0.5), progress=lambda text: print(f"... {text}", file=sys.stderr))
-    print("\n".join(table(rows)))
+    print("\n".join(table(rows)) + "\n")
+    print("\n".join(goals_table(rows)))
     print(f"... the AutoMix cascade on GSM8K's recorded answers, {PAIR[0]} over {PAIR[1]}", file=sys.stderr)
     strong, weak = (get_catalog().get(m) for m in PAIR)
     assert strong and weak and strong.price and weak.price
@@ -71,7 +71,9 @@ def main() -> None:
     result = {"rows": [{"benchmark": r.benchmark, "protocol": r.protocol, "router": r.router_name,
                         "apgr": r.router.apgr,
                         "cpt50": r.router.cpt50, "length_apgr": r.length.apgr, "random_high": r.random_high,
-                        "published": PUBLISHED.get(r.benchmark)} for r in rows],
+                        "published": PUBLISHED.get(r.benchmark),
+                        "goal": {"what": goal.what, "met": goal.met} if (goal := goal_of(r)) else None}
+                       for r in rows],
               "score_ms": {"1k": short, "20k": long}, "load_ms": load,
               "cascade": {"apgr": cascade.apgr, "random_high": cascade.random_high, "samples": cascade.samples,
                           "fixed_spend": cascade.fixed_spend}}

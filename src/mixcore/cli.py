@@ -392,7 +392,7 @@ def cmd_route(args: argparse.Namespace) -> int:
         hand = Path(args.routellm).parent / "categories/labelled_prompts.jsonl"
         print("\n".join(category_table(category_scores(hand, from_routellm(Path(args.routellm))))))
         return 0
-    from mixcore.routing.experiments import evaluate, table
+    from mixcore.routing.experiments import evaluate, goals_table, table
 
     examples = read_jsonl(Path(args.data).read_text().splitlines()) if args.data else from_routellm(
         Path(args.routellm))
@@ -401,7 +401,8 @@ def cmd_route(args: argparse.Namespace) -> int:
                     prices=prices, progress=lambda text: print(f"... {text}", file=sys.stderr, flush=True))
     print("\n".join(table(rows)))
     print(f"\nStrong/weak pair for the dollar column: {args.pair}; prompts at 4 characters a token, answers "
-          "300 tokens.")
+          "300 tokens.\n")
+    print("\n".join(goals_table(rows)))
     return 0
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from mixcore.routing.datasets import Example, from_routellm, read_jsonl, write_jsonl
-from mixcore.routing.evaluation import apgr, cpt, pgr_curve, random_band
+from mixcore.routing.evaluation import Figures, apgr, cpt, pgr_curve, random_band
+from mixcore.routing.experiments import Row, goal_of, goals_table
 from mixcore.routing.router import LinearRouter, features, train
 from tests.conftest import FIXTURES
 
@@ -92,3 +93,29 @@ def test_the_groups_router_scores_a_prompt_by_the_gain_of_the_group_it_resembles
     assert router.gains == pytest.approx({"calculus": 0.75, "greetings": 0.25})
     assert router.score("what is the integral of this derivative") > 0.7
     assert router.score("hello friend") < 0.3
+
+
+def row(benchmark: str, protocol: str, apgr_: float, cpt50: float, length: float = 0.55,
+        random_high: float = 0.53) -> Row:
+    return Row(benchmark, protocol, "ngram", 100, Figures(apgr_, cpt50, 0.8), Figures(length, 0.45, 0.8), 0.5, 0.47,
+               random_high, 0.99, (0.0, 0.0))
+
+
+@pytest.mark.parametrize(("case", "met"), [
+    (row("mmlu", "other benchmarks", 0.61, 0.40), True),  # the goal (0.60) and above length (0.55)
+    (row("mmlu", "other benchmarks", 0.59, 0.40), False),  # below 0.60
+    (row("gsm8k", "other benchmarks", 0.61, 0.40), False),  # GSM8K's goal is 0.62
+    (row("gsm8k", "other benchmarks", 0.63, 0.40, length=0.64), False),  # the goal, but below length
+    (row("mmlu", "1500 in-domain labels", 0.64, 0.30), True),  # 0.63 and CPT50 at most 32%
+    (row("mmlu", "1500 in-domain labels", 0.64, 0.33), False),  # CPT50 above 32%
+])
+def test_a_row_meets_its_goal_only_above_length_random_and_the_goals_figures(case: Row, met: bool) -> None:
+    goal = goal_of(case)
+    assert goal is not None and goal.met is met
+    line = goals_table([case])[-1]
+    assert ("**not met**" in line) is not met and ("0.603 / 35.4%" in line) is (case.benchmark == "mmlu")
+
+
+def test_a_benchmark_without_a_goal_is_left_out_of_the_goals() -> None:
+    assert goal_of(row("mt-bench", "other benchmarks", 0.9, 0.1)) is None
+    assert len(goals_table([row("mt-bench", "other benchmarks", 0.9, 0.1)])) == 2
