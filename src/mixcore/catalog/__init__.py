@@ -29,6 +29,7 @@ class Catalog:
     unmapped: dict[str, str] = field(default_factory=dict)
     version: str = ""
     _by_alias: dict[str, str] = field(default_factory=dict)
+    _entry_ids: dict[tuple[Any, Any], str | None] = field(default_factory=dict)  # map_entry's answers, remembered
 
     @classmethod
     def from_file(cls, data: CatalogFile) -> Catalog:
@@ -56,7 +57,13 @@ class Catalog:
 
     def map_entry(self, entry: Mapping[str, Any]) -> str | None:
         """The catalog id a leaderboard entry names (by its arena key, then its display name), or None."""
-        for name in (entry.get("key"), entry.get("name")):
+        names = (entry.get("key"), entry.get("name"))
+        if names not in self._entry_ids:  # a catalog does not change once built; each request maps the rankings
+            self._entry_ids[names] = self._map_names(names)
+        return self._entry_ids[names]
+
+    def _map_names(self, names: tuple[Any, Any]) -> str | None:
+        for name in names:
             if name:
                 model = self.resolve_name(str(name))
                 if model is not None:

@@ -49,37 +49,42 @@ def rules_file() -> RulesFile:
     return RulesFile.model_validate_json(text)
 
 
-def _applies(rule: RuleSet, model: CatalogModel) -> bool:
-    effort = model.settings.effort if model.settings is not None else None
-    return effort not in rule.except_effort
-
-
 def parameter_rules(model: CatalogModel) -> ParameterRules:
-    """The rules for one catalog entry (a reasoning variant gets its own: its effort or budget decides)."""
-    data = rules_file()
-    provider = data.providers.get(model.provider, ProviderRules())
+    """The rules for one catalog entry (a reasoning variant gets its own: its effort or budget decides). Computed
+    once per distinct entry (a route mix's request looks at dozens of candidates); the result is shared, not
+    to be changed."""
+    effort = model.settings.effort if model.settings is not None else None
     thinking = model.settings.budget_tokens if model.settings is not None else None
+    return _rules(model.id, model.provider, model.reasoning, model.temperature, model.max_output_tokens, effort,
+                  thinking, thinks(model))
+
+
+@lru_cache(maxsize=4096)
+def _rules(model_id: str, provider_name: str, reasoning: bool, temperature: bool | None,
+           max_output_tokens: int | None, effort: str | None, thinking: int | None, reasons: bool) -> ParameterRules:
+    data = rules_file()
+    provider = data.providers.get(provider_name, ProviderRules())
     sets = [provider.all]
-    if model.reasoning:
+    if reasoning:
         sets.append(provider.reasoning)
     if thinking:
         sets.append(provider.thinking)
-    if model.id in data.models:
-        sets.append(data.models[model.id])
+    if model_id in data.models:
+        sets.append(data.models[model_id])
     rejects: list[str] = []
-    ignores: list[str] = [] if model.temperature is not False else list(SAMPLING)
+    ignores: list[str] = [] if temperature is not False else list(SAMPLING)
     output_cap: Any = "max_tokens"
     for rule in sets:
-        if not _applies(rule, model):
+        if effort in rule.except_effort:
             continue
         rejects += [f for f in rule.rejects if f not in rejects]
         ignores += [f for f in rule.ignores if f not in ignores]
         output_cap = rule.output_cap or output_cap
-    if model.settings is not None and model.settings.effort == "none":
+    if effort == "none":
         ignores = [f for f in ignores if f not in SAMPLING]  # at effort none, sampling applies again
-    limits = data.time_limits["thinking"] if thinking else data.time_limits["reasoning"] if thinks(model) else None
+    limits = data.time_limits["thinking"] if thinking else data.time_limits["reasoning"] if reasons else None
     return ParameterRules(rejects=rejects, ignores=[f for f in ignores if f not in rejects], output_cap=output_cap,
-                          max_output_tokens=model.max_output_tokens, thinking_budget=thinking,
+                          max_output_tokens=max_output_tokens, thinking_budget=thinking,
                           first_token_seconds=limits.first_token_seconds if limits else None,
                           between_tokens_seconds=limits.between_tokens_seconds if limits else None)
 
