@@ -29,7 +29,8 @@ class Catalog:
     unmapped: dict[str, str] = field(default_factory=dict)
     version: str = ""
     _by_alias: dict[str, str] = field(default_factory=dict)
-    _entry_ids: dict[tuple[Any, Any], str | None] = field(default_factory=dict)  # map_entry's answers, remembered
+    # map_entry's answers, remembered (a catalog does not change once built)
+    _entry_ids: dict[tuple[Any, Any], str | None] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_file(cls, data: CatalogFile) -> Catalog:
@@ -58,7 +59,7 @@ class Catalog:
     def map_entry(self, entry: Mapping[str, Any]) -> str | None:
         """The catalog id a leaderboard entry names (by its arena key, then its display name), or None."""
         names = (entry.get("key"), entry.get("name"))
-        if names not in self._entry_ids:  # a catalog does not change once built; each request maps the rankings
+        if names not in self._entry_ids:
             self._entry_ids[names] = self._map_names(names)
         return self._entry_ids[names]
 
