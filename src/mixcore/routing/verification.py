@@ -85,7 +85,7 @@ def _evaluate(expression: str) -> float | None:
     cleaned = re.sub(r"[,$%]", "", expression).replace("x", "*").replace("×", "*").replace("÷", "/")
     try:
         return _node_value(ast.parse(cleaned.strip(), mode="eval").body)
-    except (SyntaxError, ZeroDivisionError):
+    except (SyntaxError, ZeroDivisionError, RecursionError):  # a chain of thousands of terms is no calculation
         return None
 
 

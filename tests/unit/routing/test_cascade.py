@@ -77,3 +77,9 @@ def test_a_verifier_that_knows_the_wrong_answers_recovers_the_gap_for_its_fixed_
     assert found.apgr == pytest.approx(0.75, abs=1e-3) == pytest.approx(found.oracle, abs=1e-3)
     assert found.escalated_any_failed == 0.5 and found.pgr_any_failed == 1.0
     assert found.random_low <= found.random_mean <= found.apgr
+
+
+def test_a_chain_of_thousands_of_terms_is_no_check_and_no_crash() -> None:
+    chain = "+".join(["1"] * 5_000)
+    # The chain cannot be re-computed, so it is no check; the four checks of form pass: 4 of 4.
+    assert checked_fraction("What is 5000?", f"{chain} = 5000\n#### 5000") == 1.0
