@@ -101,6 +101,11 @@ MESSAGE = st.fixed_dictionaries(
     optional={"tool_calls": st.lists(TOOL_CALL, max_size=2), "name": TEXT, "tool_call_id": TEXT})
 
 
+ROUTE = st.fixed_dictionaries({}, optional={"strong_share": st.floats(-1, 2) | TEXT | JSON_VALUE,
+                                            "threshold": st.floats(allow_nan=False) | TEXT,
+                                            "max_cost_usd": st.floats(-1, 10) | TEXT})
+
+
 def request_bodies(models: list[str]) -> st.SearchStrategy[bytes]:
     fields = st.fixed_dictionaries(
         {"model": st.sampled_from(models) | TEXT, "messages": st.lists(MESSAGE, min_size=1, max_size=3)},
@@ -109,7 +114,7 @@ def request_bodies(models: list[str]) -> st.SearchStrategy[bytes]:
                   "tools": st.lists(st.just({"type": "function"}) | st.dictionaries(TEXT, JSON_VALUE, max_size=2)
                                     | st.just({"type": "function", "function": {"name": "f"}}), max_size=2),
                   "stop": TEXT | st.lists(TEXT, max_size=3), "mix": JSON_VALUE, "models": st.lists(TEXT, max_size=2),
-                  "service_tier": TEXT, "seed": JSON_VALUE})
+                  "service_tier": TEXT, "seed": JSON_VALUE, "route": ROUTE | JSON_VALUE})
     # json.dumps escapes the sentinel's backslash: undo it so that a lone surrogate escape reaches the server.
     return fields.map(lambda f: json.dumps(f).replace("\\\\ud800", "\\ud800").encode())
 
@@ -122,9 +127,12 @@ def test_fuzzing_chat_with_real_ids_finds_no_server_error(indexed: RunningStack,
     indexed.reset()
     listed = httpx.get(f"{indexed.base_url}/models", headers={"authorization": f"Bearer {DEV_KEY}"}, timeout=30)
     ids = [m["id"] for m in listed.json()["data"]]
-    # Direct models, index mixes and the cheapest composite: the gateway is reached, the run stays short.
-    direct_and_index = [i for i in ids if not i.startswith(("synthesis/", "cascade/", "vote/"))][:60]
-    models = [*direct_and_index, "synthesis/moa-lite"]
+    # Direct models, index mixes, the cheapest composite and each kind of route mix: the gateway is reached, the
+    # run stays short.
+    direct_and_index = [i for i in ids if not i.startswith(("synthesis/", "cascade/", "vote/", "route/"))][:60]
+    routes = ["route/auto", "route/cascade/math", "index/auto"]
+    assert set(routes) <= set(ids)
+    models = [*direct_and_index, "synthesis/moa-lite", *routes]
     statuses: Counter[int] = Counter()
     failures: list[str] = []
 
