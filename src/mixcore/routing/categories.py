@@ -30,9 +30,12 @@ _STOPWORDS = {"french": {"le", "la", "les", "est", "et", "une", "des", "pour", "
                          "du", "wie", "was", "warum", "wann", "oder", "zum", "zur", "den", "dem", "mir", "kannst"}}
 # Code is recognised by its syntax (case-sensitive: `from`, `where`, `class` and `return` are English words too),
 # by the names of languages and tools, and by a request to write or fix code.
-_CODE_SYNTAX = re.compile(r"```|^\s*(def|class)\s+\w+\s*[(:]|^\s*(import\s+[\w.]+\s*$|from\s+[\w.]+\s+import\b)|"
-                          r"\bfunction\s*\w*\s*\([^)]*\)\s*\{|=>|\w\.\w+\([^)\n]*\)\s*;|#include\s*<|"
-                          r"\bSELECT\b.+\bFROM\b|\b(console\.log|System\.out|std::|printf\()", re.MULTILINE)
+# Every repeat is bounded: a prompt is the client's, and an unbounded `.+` after a repeated word is quadratic.
+_CODE_SYNTAX = re.compile(r"```|^[ \t]*(def|class)[ \t]+\w+[ \t]*[(:]|^[ \t]*(import[ \t]+[\w.]+[ \t]*$|"
+                          r"from[ \t]+[\w.]+[ \t]+import\b)|"
+                          r"\bfunction\s*\w{0,80}\s*\([^)]{0,200}\)\s*\{|=>|\w\.\w{1,80}\([^)\n]{0,200}\)\s*;|"
+                          r"#include\s*<|\bSELECT\b[^\n]{1,200}?\bFROM\b|\b(console\.log|System\.out|std::|printf\()",
+                          re.MULTILINE)
 _CODE_WORDS = re.compile(r"(?<![\w+#])(python|javascript|typescript|java|golang|rust|kotlin|c\+\+|c#|sql|bash|"
                          r"html|css|regex|numpy|pandas|django|react|docker|git)(?![\w+#])|"
                          r"\b(stack trace|syntax error|segfault|linked list|binary tree|recursion|unit tests?|"
@@ -53,10 +56,12 @@ _INSTRUCTIONS = re.compile(r"\b(exactly|at most|at least|no more than)\s+\w+\s+(
                            r"paragraphs)\b|\b(in json|as a table|bullet points|all caps|lowercase|uppercase|"
                            r"do not use|without using|without the letter)\b|\banswer in \w+", re.IGNORECASE)
 LONG_PROMPT_CHARS = 1_500
+READ_CHARS = 20_000  # the rules read this much of a prompt (its start); the length rule counts all of it
 
 
 def categorise(messages: Sequence[dict[str, Any]]) -> Category:
-    text = message_text(list(messages))
+    whole = message_text(list(messages))
+    text = whole[:READ_CHARS]
     for name, script, label in _SCRIPTS:
         if len(script.findall(text)) >= 2:
             return Category(name, f"written in {label}")
@@ -79,6 +84,6 @@ def categorise(messages: Sequence[dict[str, Any]]) -> Category:
     quantities = _QUANTITY.findall(text)
     if len(quantities) >= 2 and len(text) <= WORD_PROBLEM_CHARS and _QUESTION.search(text):
         return Category("math", f"a question with quantities to work with: {', '.join(quantities[:3])}")
-    if len(text) >= LONG_PROMPT_CHARS:
-        return Category("hard", f"a long prompt ({len(text)} characters)")
+    if len(whole) >= LONG_PROMPT_CHARS:
+        return Category("hard", f"a long prompt ({len(whole)} characters)")
     return Category("overall", "no category rule matched")

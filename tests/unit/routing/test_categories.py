@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from mixcore.routing.categories import LONG_PROMPT_CHARS, categorise
+from mixcore.routing.categories import LONG_PROMPT_CHARS, READ_CHARS, categorise
 
 
 def user(*contents: str) -> list[dict[str, str]]:
@@ -64,3 +64,18 @@ def test_the_hand_labelled_prompts_get_their_labels() -> None:
     wrong = [(prompt[:40], sorted(accepted), categorise(user(prompt)).name) for prompt, accepted in rows
              if categorise(user(prompt)).name not in accepted]
     assert len(rows) == 48 and wrong == []
+
+
+def test_the_rules_read_the_start_of_a_prompt_and_the_length_rule_all_of_it() -> None:
+    # A client's prompt can be megabytes: the rules read its first READ_CHARS characters only.
+    prose = "The committee met again. " * (READ_CHARS // 25 + 1)
+    code = "```python\ndef merge(a, b):\n    return sorted(a + b)\n```"
+    assert categorise(user(code + prose)).name == "coding"
+    late = categorise(user(prose + code))
+    assert late.name == "hard" and f"({len(prose + code)} characters)" in late.why
+
+
+@pytest.mark.parametrize("hostile", ["SELECT " * 20_000, "a.b(" * 20_000, "function x(" * 20_000])
+def test_a_prompt_built_to_make_the_code_rules_backtrack_is_still_categorised(hostile: str) -> None:
+    # Each was quadratic before the repeats were bounded (21 s for the first; bench/routing.py prints the time).
+    assert categorise(user(hostile)).name == "hard"
