@@ -56,12 +56,12 @@ def parameter_rules(model: CatalogModel) -> ParameterRules:
     effort = model.settings.effort if model.settings is not None else None
     thinking = model.settings.budget_tokens if model.settings is not None else None
     return _rules(model.id, model.provider, model.reasoning, model.temperature, model.max_output_tokens, effort,
-                  thinking, thinks(model))
+                  thinking)
 
 
 @lru_cache(maxsize=4096)
 def _rules(model_id: str, provider_name: str, reasoning: bool, temperature: bool | None,
-           max_output_tokens: int | None, effort: str | None, thinking: int | None, reasons: bool) -> ParameterRules:
+           max_output_tokens: int | None, effort: str | None, thinking: int | None) -> ParameterRules:
     data = rules_file()
     provider = data.providers.get(provider_name, ProviderRules())
     sets = [provider.all]
@@ -82,7 +82,8 @@ def _rules(model_id: str, provider_name: str, reasoning: bool, temperature: bool
         output_cap = rule.output_cap or output_cap
     if effort == "none":
         ignores = [f for f in ignores if f not in SAMPLING]  # at effort none, sampling applies again
-    limits = data.time_limits["thinking"] if thinking else data.time_limits["reasoning"] if reasons else None
+    limits = (data.time_limits["thinking"] if thinking else
+              data.time_limits["reasoning"] if _thinks(reasoning, effort) else None)
     return ParameterRules(rejects=rejects, ignores=[f for f in ignores if f not in rejects], output_cap=output_cap,
                           max_output_tokens=max_output_tokens, thinking_budget=thinking,
                           first_token_seconds=limits.first_token_seconds if limits else None,
@@ -91,5 +92,8 @@ def _rules(model_id: str, provider_name: str, reasoning: bool, temperature: bool
 
 def thinks(model: CatalogModel) -> bool:
     """Whether the model reasons before it answers, as catalogued and at its variant's setting."""
-    effort = model.settings.effort if model.settings is not None else None
-    return model.reasoning and effort not in ("none", "minimal")
+    return _thinks(model.reasoning, model.settings.effort if model.settings is not None else None)
+
+
+def _thinks(reasoning: bool, effort: str | None) -> bool:
+    return reasoning and effort not in ("none", "minimal")

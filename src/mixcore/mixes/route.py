@@ -89,19 +89,24 @@ def estimated_cost(candidates: list[Candidate], params: dict[str, Any], upstream
     return round(call_bounds(capped, model, upstream.settings.max_tokens_cap).max_cost(model.price), 8)
 
 
+def no_weak_side(mix: RouteMix) -> str:
+    """Why the strong side answers when the ranking offers no weak side."""
+    return f"no model of the ranking is callable and predicted to win {mix.min_win_rate:.0%}"
+
+
 def route_plan(mix: RouteMix, request: ChatCompletionRequest, resolver: RouteResolver, upstream: Upstream,
                key_table: list[float] | None = None) -> Plan:
     """The side the prompt goes to; `key_table` is the key's own score quantiles, else the shipped ones."""
     strong, weak = sides(mix, resolver, upstream)
     if not strong:
         raise MixUnavailable(f"{mix.id}: no callable candidate for its strong side.")
+    if mix.router == "self-verify":
+        return cascade_plan(mix, request, strong, weak, upstream)
     no_weak = not weak
     if no_weak:  # nothing close enough is callable: every prompt goes to the strong side, and the answer says so
         weak = strong
     params = request.upstream_params()
     asked = request.route
-    if mix.router == "self-verify":
-        return cascade_plan(mix, request, strong, weak if not no_weak else [], upstream)
     share = asked.strong_share if asked is not None and asked.strong_share is not None else mix.strong_share
     if asked is not None and asked.threshold is not None:
         threshold = asked.threshold
@@ -112,7 +117,7 @@ def route_plan(mix: RouteMix, request: ChatCompletionRequest, resolver: RouteRes
     side, why = ("strong", "the score reaches the threshold") if prompt_score >= threshold else (
         "weak", "the score is below the threshold")
     if no_weak:
-        side, why = "strong", f"no model of the ranking is callable and predicted to win {mix.min_win_rate:.0%}"
+        side, why = "strong", no_weak_side(mix)
     limit = asked.max_cost_usd if asked is not None else None
     if side == "strong" and limit is not None and (costs["strong"] or 0.0) > limit:
         side, why = "weak", f"the strong side's estimate passes max_cost_usd ({limit})"
@@ -160,7 +165,7 @@ def cascade_plan(mix: RouteMix, request: ChatCompletionRequest, strong: list[Can
 
     async def run(ctx: RequestContext, params: dict[str, Any]) -> tuple[Candidate, Completion]:
         if not weak:
-            route["why"] = f"no model of the ranking is callable and predicted to win {mix.min_win_rate:.0%}"
+            route["why"] = no_weak_side(mix)
             return await strong_answer(ctx, params)
         try:
             candidate, answer = await complete_first(upstream, ctx, weak, params, what=f"{mix.id} weak side",
