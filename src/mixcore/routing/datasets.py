@@ -13,7 +13,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -99,6 +99,18 @@ def gsm8k_answers(folder: Path) -> dict[str, tuple[str, str]]:
 def from_routellm(root: Path) -> list[Example]:
     """Both benchmarks from a copy of RouteLLM's `routellm/evals` layout (mmlu/, gsm8k/)."""
     return from_routellm_mmlu(root / "mmlu") + from_routellm_gsm8k(root / "gsm8k")
+
+
+def format_failures(examples: Sequence[Example], chance: float = 0.25) -> set[str]:
+    """Groups the strong model answers right less often than a guess would (`chance`: one of MMLU's four options)
+    while the weak model does better: failures of the answer's format, not of knowledge. RouteLLM scored MMLU by an
+    answer's first character, so GPT-4 scores 3% on high_school_mathematics there; figures are reported with and
+    without such groups."""
+    totals: dict[str, list[float]] = {}
+    for e in examples:
+        strong, weak, count = totals.setdefault(e.group, [0.0, 0.0, 0.0])
+        totals[e.group] = [strong + e.strong, weak + e.weak, count + 1]
+    return {group for group, (strong, weak, count) in totals.items() if strong / count < chance and weak > strong}
 
 
 def _score(value: str) -> float:

@@ -3,7 +3,8 @@
 Never is a benchmark scored by a router trained on it: the headline is leave one benchmark out (train on
 GSM8K, score MMLU, and the reverse), and MMLU again with whole subjects held out (k folds of subjects).
 "With your own logs" (a documented option, reported apart) trains on `labels` prompts of the benchmark
-and scores the rest.
+and scores the rest. Each row is read again without the groups whose labels measure an answer's format rather
+than its knowledge (`datasets.format_failures`), as the data's provenance asks.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from mixcore.routing.datasets import Example
+from mixcore.routing.datasets import Example, format_failures
 from mixcore.routing.evaluation import Figures, figures, length_scores, oracle_scores, random_band
 from mixcore.routing.groups import train_groups
 from mixcore.routing.router import train
@@ -57,6 +58,7 @@ class Row:
     random_high: float
     oracle: float
     strong_share_cost: tuple[float, float]  # USD per 1,000 prompts: all weak, all strong
+    dropped: tuple[str, ...] = ()  # groups left out as format failures (datasets.format_failures)
 
 
 def held_out_scores(trainer: Trainer, folds: list[list[Example]], train_pool: Sequence[Example]) -> dict[str, float]:
@@ -107,15 +109,29 @@ def evaluate(examples: Sequence[Example], router: str, *, labels: int = 0, in_do
                 scorer = IN_DOMAIN_ROUTERS[name](seen)
                 plans.append((benchmark, f"{labels} in-domain labels", name, rest,
                               dict(zip((e.id for e in rest), scorer(rest), strict=True))))
+    failed = format_failures(examples)
     for benchmark, protocol, name, rows_of, scores in plans:
         progress(f"{benchmark}, {protocol}: figures")
-        ordered = [scores[e.id] for e in rows_of]
-        mean, low, high = random_band(rows_of, draws)
-        rows.append(Row(benchmark, protocol, name, len(rows_of), figures(ordered, rows_of, bootstrap=bootstrap),
-                        figures(length_scores(rows_of), rows_of, bootstrap=bootstrap), mean, low, high,
-                        figures(oracle_scores(rows_of), rows_of).apgr, cost_per_thousand(rows_of, prices,
-                                                                                          answer_tokens)))
+        rows.append(_row(benchmark, protocol, name, rows_of, scores, (), draws, bootstrap, prices, answer_tokens))
+        dropped = tuple(sorted(failed & {e.group for e in rows_of}))
+        if dropped:
+            # The same scores, read without the groups whose labels measure the answer's format.
+            progress(f"{benchmark}, {protocol}, without {', '.join(dropped)}: figures")
+            rows.append(_row(benchmark, f"{protocol}, without {', '.join(dropped)}", name,
+                             [e for e in rows_of if e.group not in dropped], scores, dropped, draws, bootstrap, prices,
+                             answer_tokens))
     return rows
+
+
+def _row(benchmark: str, protocol: str, name: str, rows_of: Sequence[Example], scores: dict[str, float],
+         dropped: tuple[str, ...], draws: int, bootstrap: int, prices: tuple[float, float, float, float] | None,
+         answer_tokens: int) -> Row:
+    ordered = [scores[e.id] for e in rows_of]
+    mean, low, high = random_band(rows_of, draws)
+    return Row(benchmark, protocol, name, len(rows_of), figures(ordered, rows_of, bootstrap=bootstrap),
+               figures(length_scores(rows_of), rows_of, bootstrap=bootstrap), mean, low, high,
+               figures(oracle_scores(rows_of), rows_of).apgr, cost_per_thousand(rows_of, prices, answer_tokens),
+               dropped)
 
 
 def cost_per_thousand(examples: Sequence[Example], prices: tuple[float, float, float, float] | None,
@@ -138,7 +154,10 @@ class Goal:
 
 def goal_of(row: Row) -> Goal | None:
     """The goal a row is reported against: above the length baseline and the random band, and at least the goal's
-    APGR (with in-domain labels, also CPT(50%) at most the goal's). None for a benchmark without a goal."""
+    APGR (with in-domain labels, also CPT(50%) at most the goal's). None for a benchmark without a goal, and for
+    the rows read without format failures: the goals are set on the data as published."""
+    if row.dropped:
+        return None
     beats = row.router.apgr > row.length.apgr and row.router.apgr > row.random_high
     if "in-domain" in row.protocol:
         apgr_goal, cpt_goal = IN_DOMAIN_GOAL

@@ -51,6 +51,34 @@ def test_the_vendored_routellm_data_reads_as_its_readme_counts() -> None:
     assert read_jsonl(list(write_jsonl(gsm8k[:3]))) == gsm8k[:3]
 
 
+def test_the_only_format_failure_in_the_vendored_mmlu_is_high_school_mathematics() -> None:
+    from mixcore.routing.datasets import format_failures
+
+    # The data's README: GPT-4 scores about 3% on high_school_mathematics, below a guess among four options.
+    mmlu = [e for e in from_routellm(FIXTURES / "routing" / "routellm") if e.benchmark == "mmlu"]
+    assert format_failures(mmlu) == {"high_school_mathematics"}
+    below_chance_but_not_beaten = [Example(f"q{i}", "?", 0.0, 0.0, "mmlu", "hard") for i in range(10)]
+    assert format_failures(below_chance_but_not_beaten) == set()  # both models fail: knowledge, not format
+
+
+def test_each_row_is_read_again_without_the_format_failures_with_the_same_scores() -> None:
+    from mixcore.routing.experiments import evaluate
+
+    # Two groups: "quirk" (strong 0 of 8, weak 8 of 8: a format failure) and "plain". Length is the router, so
+    # the scores are the prompts' lengths; without "quirk" the rows are plain's alone.
+    quirk = [Example(f"q{i}", "x" * (10 + i), 0.0, 1.0, "b", "quirk") for i in range(8)]
+    plain = [Example(f"p{i}", "y" * (30 + i), float(i % 2), 0.0, "b", "plain") for i in range(8)]
+    rows = evaluate(quirk + plain, "length", subject_fold_count=99, draws=20, bootstrap=0)
+    assert rows == []  # one benchmark and 2 groups: no protocol applies
+    other = [Example(f"o{i}", "z" * (5 + i), 1.0, 0.0, "c", "c") for i in range(4)]
+    rows = evaluate(quirk + plain + other, "length", subject_fold_count=99, draws=20, bootstrap=0)
+    full, without = [r for r in rows if r.benchmark == "b"]
+    assert (full.prompts, full.dropped) == (16, ())
+    assert (without.protocol, without.prompts, without.dropped) == ("other benchmarks, without quirk", 8, ("quirk",))
+    assert without.router.apgr == pytest.approx(apgr([float(len(e.prompt)) for e in plain], plain))
+    assert goal_of(without) is None
+
+
 def test_a_trained_router_learns_a_word_that_marks_hard_prompts_and_survives_a_save(tmp_path: object) -> None:
     hard = [Example(f"h{i}", f"integrate the series {i} carefully", 1.0, 0.0) for i in range(40)]
     easy = [Example(f"e{i}", f"say hello to friend {i}", 1.0, 1.0) for i in range(40)]
