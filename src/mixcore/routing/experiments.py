@@ -114,12 +114,12 @@ def evaluate(examples: Sequence[Example], router: str, *, labels: int = 0, in_do
         progress(f"{benchmark}, {protocol}: figures")
         rows.append(_row(benchmark, protocol, name, rows_of, scores, (), draws, bootstrap, prices, answer_tokens))
         dropped = tuple(sorted(failed & {e.group for e in rows_of}))
-        if dropped:
+        kept = [e for e in rows_of if e.group not in dropped]
+        if dropped and kept:
             # The same scores, read without the groups whose labels measure the answer's format.
             progress(f"{benchmark}, {protocol}, without {', '.join(dropped)}: figures")
-            rows.append(_row(benchmark, f"{protocol}, without {', '.join(dropped)}", name,
-                             [e for e in rows_of if e.group not in dropped], scores, dropped, draws, bootstrap, prices,
-                             answer_tokens))
+            rows.append(_row(benchmark, f"{protocol}, without {', '.join(dropped)}", name, kept, scores, dropped,
+                             draws, bootstrap, prices, answer_tokens))
     return rows
 
 

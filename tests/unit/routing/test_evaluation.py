@@ -77,6 +77,9 @@ def test_each_row_is_read_again_without_the_format_failures_with_the_same_scores
     assert (without.protocol, without.prompts, without.dropped) == ("other benchmarks, without quirk", 8, ("quirk",))
     assert without.router.apgr == pytest.approx(apgr([float(len(e.prompt)) for e in plain], plain))
     assert goal_of(without) is None
+    # A benchmark that is all one failing group has nothing left to read again.
+    assert [r.protocol for r in evaluate(quirk + other, "length", subject_fold_count=99, draws=20, bootstrap=0)
+            if r.benchmark == "b"] == ["other benchmarks"]
 
 
 def test_a_trained_router_learns_a_word_that_marks_hard_prompts_and_survives_a_save(tmp_path: object) -> None:
