@@ -1,4 +1,5 @@
-"""The deploy rehearsal: `sam build`'s artifacts started the way Lambda starts them, each answering its shipped event.
+"""The deploy rehearsal: `sam build`'s artifacts started the way Lambda starts them, each answering its shipped event
+(and the chat function each kind of route mix, whose router and categories are package data).
 
 The local stack runs the handlers from the source tree with the developer's packages; this runs what deploys:
 the built layer at /opt and each built function at /var/task, read-only, under the runtime's bare interpreter,
@@ -166,6 +167,19 @@ def wait_until_ready(port: int, path: str, process: subprocess.Popen[bytes]) -> 
     return None
 
 
+# (model, prompt): a prompt far above the shipped length router's median, one far below, and a coding request.
+ROUTED = (("route/auto", "Work out, step by step, the expected weight of a week's parcels, then write the code. " * 40),
+          ("route/auto", "hi"),
+          ("index/auto", "Write a Python function that merges two sorted lists without using sort()."))
+
+
+def ask_mix(model: str, content: str) -> dict[str, Any]:
+    """The shipped chat event, asking `model` for `content`."""
+    event = read_event("chat_completion.json")
+    event["body"] = json.dumps({"model": model, "messages": [{"role": "user", "content": content}]})
+    return event
+
+
 def test_the_built_chat_function_starts_through_its_handler_script_and_streams(
         built: Path, interpreter: tuple[Path, Path], runtime_api: sandbox.RuntimeApi) -> None:
     function = TEMPLATE.functions()["ChatFunction"]
@@ -183,6 +197,9 @@ def test_the_built_chat_function_starts_through_its_handler_script_and_streams(
                 whole = client.send(adapter_request(read_event("chat_completion.json"), port))
                 streamed = client.send(adapter_request(read_event("chat_completion_stream.json"), port), stream=True)
                 pieces = [piece.decode() for piece in streamed.iter_raw()]
+                # and the route mixes, whose router and categories are package data read from the layer
+                routed = {content: client.send(adapter_request(ask_mix(model, content), port))
+                          for model, content in ROUTED}
         finally:
             log = sandbox.stop(process)
     # Then a whole answer and a stream come back as the events ask, each with its request id
@@ -194,6 +211,14 @@ def test_the_built_chat_function_starts_through_its_handler_script_and_streams(
     chunks = [json.loads(e) for e in events[:-1]]
     assert "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
     assert whole.headers["x-request-id"] and streamed.headers["x-request-id"]
+    # and the route mixes decide as they do on the local stack: the long prompt to the strong side, "hi" to the
+    # weak one, the coding prompt to the coding index
+    assert all(answer.status_code == 200 for answer in routed.values()), log[-3000:]
+    mixes = {content: answer.json()["mix"] for content, answer in routed.items()}
+    long, short, coding = (content for _, content in ROUTED)
+    assert (mixes[long]["route"]["side"], mixes[short]["route"]["side"]) == ("strong", "weak")
+    assert mixes[long]["route"]["chosen"] != mixes[short]["route"]["chosen"]
+    assert mixes[coding]["auto"]["category"] == "coding"
 
 
 ELF_MACHINES = {62: "x86_64", 183: "aarch64"}
