@@ -167,10 +167,12 @@ def wait_until_ready(port: int, path: str, process: subprocess.Popen[bytes]) -> 
     return None
 
 
-# (model, prompt): a prompt far above the shipped length router's median, one far below, and a coding request.
+# (model, prompt): a prompt far above the shipped length router's median, one far below, a coding request, and a
+# question for the AutoMix cascade.
 ROUTED = (("route/auto", "Work out, step by step, the expected weight of a week's parcels, then write the code. " * 40),
           ("route/auto", "hi"),
-          ("index/auto", "Write a Python function that merges two sorted lists without using sort()."))
+          ("index/auto", "Write a Python function that merges two sorted lists without using sort()."),
+          ("route/cascade/math", "What is 17 * 23? Show the multiplication."))
 
 
 def ask_mix(model: str, content: str) -> dict[str, Any]:
@@ -212,13 +214,15 @@ def test_the_built_chat_function_starts_through_its_handler_script_and_streams(
     assert "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"])
     assert whole.headers["x-request-id"] and streamed.headers["x-request-id"]
     # and the route mixes decide as they do on the local stack: the long prompt to the strong side, "hi" to the
-    # weak one, the coding prompt to the coding index
+    # weak one, the coding prompt to the coding index, the cascade through its three calls
     assert all(answer.status_code == 200 for answer in routed.values()), log[-3000:]
     mixes = {content: answer.json()["mix"] for content, answer in routed.items()}
-    long, short, coding = (content for _, content in ROUTED)
+    long, short, coding, sum_ = (content for _, content in ROUTED)
     assert (mixes[long]["route"]["side"], mixes[short]["route"]["side"]) == ("strong", "weak")
     assert mixes[long]["route"]["chosen"] != mixes[short]["route"]["chosen"]
     assert mixes[coding]["auto"]["category"] == "coding"
+    # the demo model's answer carries no verdict, so its self-verification finds nothing correct: escalated
+    assert (mixes[sum_]["route"]["side"], mixes[sum_]["route"]["score"]) == ("strong", 0.0)
 
 
 ELF_MACHINES = {62: "x86_64", 183: "aarch64"}
