@@ -366,7 +366,17 @@ MIN_CALIBRATION_PROMPTS = 20
 
 def cmd_route(args: argparse.Namespace) -> int:
     """`mixcore route ...`: routing data, a router's scores, its figures, a cascade's and the categories' (routing/)."""
-    from mixcore.routing.datasets import from_routellm, read_jsonl, write_jsonl
+    from mixcore.routing.datasets import DataError
+
+    try:
+        return route_action(args)
+    except (DataError, OSError) as error:  # a line of the user's data, or a file that cannot be read
+        print(f"mixcore route {args.action}: {error}", file=sys.stderr)
+        return 2
+
+
+def route_action(args: argparse.Namespace) -> int:
+    from mixcore.routing.datasets import from_routellm, read_jsonl, read_prompts, write_jsonl
 
     if args.action == "convert":
         sys.stdout.writelines(write_jsonl(from_routellm(Path(args.routellm))))
@@ -376,13 +386,9 @@ def cmd_route(args: argparse.Namespace) -> int:
     if args.action == "score":
         from mixcore.routing.router import shipped_router
 
-        for line in sys.stdin:
-            if line.strip():
-                row = json.loads(line)
-                prompt = str(row["prompt"])
-                score = (shipped_router().score(prompt) if args.router == "ngram"
-                         else float(len(prompt)))
-                print(json.dumps({"id": row.get("id"), "score": round(score, 6)}))
+        for prompt_id, prompt in read_prompts(sys.stdin):
+            score = shipped_router().score(prompt) if args.router == "ngram" else float(len(prompt))
+            print(json.dumps({"id": prompt_id, "score": round(score, 6)}), flush=True)
         return 0
     if args.action == "cascade":
         return cascade_eval(args)

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 STRONG_COLUMN = "gpt-4-1106-preview"
 WEAK_COLUMN = "mistralai/Mixtral-8x7B-Instruct-v0.1"
@@ -36,16 +38,45 @@ class Example:
         return self.strong > self.weak
 
 
-def read_jsonl(lines: Iterable[str]) -> list[Example]:
-    examples: list[Example] = []
+class DataError(ValueError):
+    """A line of routing data that cannot be read; the message names the line and what is wrong with it."""
+
+
+def _objects(lines: Iterable[str], required: tuple[str, ...]) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Each non-blank line's JSON object with its line number, once it has the `required` fields."""
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
-        row = json.loads(line)
-        examples.append(Example(id=str(row.get("id", number)), prompt=str(row["prompt"]),
-                                strong=float(row["strong"]), weak=float(row["weak"]),
-                                benchmark=str(row.get("benchmark", "")), group=str(row.get("group", ""))))
-    return examples
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise DataError(f"line {number}: not JSON ({error.msg})") from None
+        if not isinstance(row, dict):
+            raise DataError(f"line {number}: not a JSON object")
+        missing = [name for name in required if name not in row]
+        if missing:
+            raise DataError(f"line {number}: no {', '.join(repr(m) for m in missing)}")
+        yield number, row
+
+
+def _quality(row: dict[str, Any], name: str, number: int) -> float:
+    value = row[name]  # true/false read as 1/0
+    if not isinstance(value, int | float) or not math.isfinite(value):
+        raise DataError(f"line {number}: {name!r} is a quality, a number (1/0 or a judge's score), not {value!r}")
+    return float(value)
+
+
+def read_jsonl(lines: Iterable[str]) -> list[Example]:
+    return [Example(id=str(row.get("id", number)), prompt=str(row["prompt"]), strong=_quality(row, "strong", number),
+                    weak=_quality(row, "weak", number), benchmark=str(row.get("benchmark", "")),
+                    group=str(row.get("group", "")))
+            for number, row in _objects(lines, ("prompt", "strong", "weak"))]
+
+
+def read_prompts(lines: Iterable[str]) -> Iterator[tuple[Any, str]]:
+    """`{"id", "prompt"}` lines, one (id, prompt) at a time: a scorer answers each line as it comes."""
+    for _, row in _objects(lines, ("prompt",)):
+        yield row.get("id"), str(row["prompt"])
 
 
 def write_jsonl(examples: Iterable[Example]) -> Iterator[str]:

@@ -150,3 +150,33 @@ def test_a_row_meets_its_goal_only_above_length_random_and_the_goals_figures(cas
 def test_a_benchmark_without_a_goal_is_left_out_of_the_goals() -> None:
     assert goal_of(row("mt-bench", "other benchmarks", 0.9, 0.1)) is None
     assert len(goals_table([row("mt-bench", "other benchmarks", 0.9, 0.1)])) == 2
+
+
+@pytest.mark.parametrize(("line", "says"), [
+    ("not json", "line 2: not JSON"),
+    ("[1, 2]", "line 2: not a JSON object"),
+    ('{"prompt": "x", "weak": 0}', "line 2: no 'strong'"),
+    ('{"prompt": "x", "strong": "yes", "weak": 0}', "line 2: 'strong' is a quality"),
+    ('{"prompt": "x", "strong": 1, "weak": NaN}', "line 2: 'weak' is a quality"),
+])
+def test_a_line_of_routing_data_that_cannot_be_read_is_named_with_what_is_wrong(line: str, says: str) -> None:
+    from mixcore.routing.datasets import DataError
+
+    good = '{"id": "a", "prompt": "hi", "strong": true, "weak": 0}'
+    assert read_jsonl([good]) == [Example("a", "hi", 1.0, 0.0)]  # true and false read as 1 and 0
+    with pytest.raises(DataError, match=says):
+        read_jsonl([good, line])
+
+
+def test_route_score_answers_each_line_and_stops_at_one_it_cannot_read(capsys: pytest.CaptureFixture[str],
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from mixcore.cli import main
+
+    lines = '{"id": 7, "prompt": "four"}\n\n{"id": 8}\n{"id": 9, "prompt": "x"}\n'
+    monkeypatch.setattr("sys.stdin", io.StringIO(lines))
+    assert main(["route", "score", "--router", "length"]) == 2
+    out, err = capsys.readouterr()
+    assert out.splitlines() == ['{"id": 7, "score": 4.0}']  # "four" is 4 characters; line 4 is never reached
+    assert err.strip() == "mixcore route score: line 3: no 'prompt'"
