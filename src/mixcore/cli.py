@@ -376,7 +376,7 @@ def cmd_route(args: argparse.Namespace) -> int:
 
 
 def route_action(args: argparse.Namespace) -> int:
-    from mixcore.routing.datasets import from_routellm, read_jsonl, read_prompts, write_jsonl
+    from mixcore.routing.datasets import from_routellm, read_jsonl_file, read_prompts, write_jsonl
 
     if args.action == "convert":
         sys.stdout.writelines(write_jsonl(from_routellm(Path(args.routellm))))
@@ -400,15 +400,25 @@ def route_action(args: argparse.Namespace) -> int:
         return 0
     from mixcore.routing.experiments import evaluate, goals_table, table
 
-    examples = read_jsonl(Path(args.data).read_text().splitlines()) if args.data else from_routellm(
-        Path(args.routellm))
+    examples = read_jsonl_file(Path(args.data)) if args.data else from_routellm(Path(args.routellm))
+    shipped, shipped_on = None, frozenset[str]()
+    if args.data and args.router == "ngram":
+        from mixcore.routing.router import shipped_router
+
+        # The shipped router was trained on RouteLLM's prompts: it is read on a user's data, never on those.
+        vendored = Path(args.routellm)
+        shipped_on = frozenset(e.prompt for e in from_routellm(vendored)) if vendored.is_dir() else frozenset()
+        shipped = lambda rows: shipped_router().scores([e.prompt for e in rows])  # noqa: E731
     prices = pair_prices(args.pair)
     rows = evaluate(examples, args.router, labels=args.labels, draws=args.draws, bootstrap=args.bootstrap,
-                    prices=prices, progress=lambda text: print(f"... {text}", file=sys.stderr, flush=True))
+                    shipped=shipped, shipped_on=shipped_on, prices=prices,
+                    progress=lambda text: print(f"... {text}", file=sys.stderr, flush=True))
     print("\n".join(table(rows)))
     print(f"\nStrong/weak pair for the dollar column: {args.pair}; prompts at 4 characters a token, answers "
           "300 tokens.\n")
-    print("\n".join(goals_table(rows)))
+    judged = goals_table(rows)
+    if len(judged) > 2:  # a header and rows: a user's own data has no goals
+        print("\n".join(judged))
     return 0
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from mixcore.routing.categories import categorise
-from mixcore.routing.datasets import Example
+from mixcore.routing.datasets import Example, jsonl_lines
 
 MATH_SUBJECTS = frozenset({"elementary_mathematics", "high_school_mathematics", "abstract_algebra"})
 PLAIN_SUBJECTS = frozenset({  # no code and no calculation: history, law, philosophy, society, religion
@@ -49,7 +49,7 @@ def score(name: str, rows: Iterable[tuple[str, frozenset[str]]]) -> CategoryScor
 
 
 def labelled(path: Path) -> list[tuple[str, frozenset[str]]]:
-    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    rows = [json.loads(line) for line in jsonl_lines(path) if line.strip()]
     return [(str(r["prompt"]), frozenset({str(r["category"])})) for r in rows]
 
 

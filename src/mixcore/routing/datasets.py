@@ -73,6 +73,16 @@ def read_jsonl(lines: Iterable[str]) -> list[Example]:
             for number, row in _objects(lines, ("prompt", "strong", "weak"))]
 
 
+def jsonl_lines(path: Path) -> list[str]:
+    """A JSONL file's lines, split at newlines only: JSON leaves U+2028, U+0085 and the like raw inside strings,
+    where str.splitlines would cut a line."""
+    return path.read_text(encoding="utf-8").split("\n")
+
+
+def read_jsonl_file(path: Path) -> list[Example]:
+    return read_jsonl(jsonl_lines(path))
+
+
 def read_prompts(lines: Iterable[str]) -> Iterator[tuple[Any, str]]:
     """`{"id", "prompt"}` lines, one (id, prompt) at a time: a scorer answers each line as it comes."""
     for _, row in _objects(lines, ("prompt",)):
@@ -87,7 +97,7 @@ def write_jsonl(examples: Iterable[Example]) -> Iterator[str]:
 def _contaminated(path: Path) -> set[str]:
     found: set[str] = set()
     if path.exists():
-        for line in path.read_text().splitlines():
+        for line in jsonl_lines(path):
             if line.strip():
                 found.add(str(json.loads(line).get("eval_prompt")))
     return found

@@ -59,6 +59,7 @@ class Row:
     oracle: float
     strong_share_cost: tuple[float, float]  # USD per 1,000 prompts: all weak, all strong
     dropped: tuple[str, ...] = ()  # groups left out as format failures (datasets.format_failures)
+    judged: bool = True  # reported against issue 29's goals: not a user's own data, nor a row without failures
 
 
 def held_out_scores(trainer: Trainer, folds: list[list[Example]], train_pool: Sequence[Example]) -> dict[str, float]:
@@ -78,60 +79,101 @@ def subject_folds(examples: Sequence[Example], folds: int, seed: int = 0) -> lis
     return [[e for e in examples if e.group in fold] for fold in held]
 
 
+OWN_FOLDS = 5
+
+
+@dataclass
+class Plan:
+    """One protocol's scores for one benchmark, before its figures."""
+    benchmark: str
+    protocol: str
+    router_name: str
+    examples: list[Example]
+    scores: dict[str, float]
+    judged: bool = True  # reported against issue 29's goals
+
+
 def evaluate(examples: Sequence[Example], router: str, *, labels: int = 0, in_domain_router: str = "groups",
-             subject_fold_count: int = 4,
+             subject_fold_count: int = 4, shipped: Callable[[Sequence[Example]], list[float]] | None = None,
+             shipped_on: frozenset[str] = frozenset(),
              draws: int = 1_000, bootstrap: int = 200, prices: tuple[float, float, float, float] | None = None,
              answer_tokens: int = 300, progress: Callable[[str], None] = lambda _: None) -> list[Row]:
-    """Every benchmark under every protocol the data allows."""
+    """Every benchmark under every protocol the data allows. `shipped` scores prompts with the router as shipped,
+    trained on the prompts `shipped_on`: it is read only on the others (a user's own data)."""
     trainer = ROUTERS[router]
-    benchmarks = sorted({e.benchmark for e in examples})
-    rows: list[Row] = []
-    plans: list[tuple[str, str, str, list[Example], dict[str, float]]] = []
-    for benchmark in benchmarks:
+    plans: list[Plan] = []
+    for benchmark in sorted({e.benchmark for e in examples}):
         target = [e for e in examples if e.benchmark == benchmark]
         others = [e for e in examples if e.benchmark != benchmark]
+        before = len(plans)
         if others:
             progress(f"{benchmark}: training on the other benchmarks")
-            scorer = trainer(others)
-            plans.append((benchmark, "other benchmarks", router, target,
-                          dict(zip((e.id for e in target), scorer(target), strict=True))))
+            plans.append(Plan(benchmark, "other benchmarks", router, target, _scored(trainer(others), target)))
         groups = {e.group for e in target}
         if len(groups) >= subject_fold_count:
             progress(f"{benchmark}: {subject_fold_count} folds of whole groups held out")
-            plans.append((benchmark, f"{len(groups)} groups, {subject_fold_count} folds held out", router, target,
-                          held_out_scores(trainer, subject_folds(target, subject_fold_count), examples)))
+            plans.append(Plan(benchmark, f"{len(groups)} groups, {subject_fold_count} folds held out", router, target,
+                              held_out_scores(trainer, subject_folds(target, subject_fold_count), examples)))
         if labels and len(target) > labels:
             progress(f"{benchmark}: {labels} in-domain labels")
-            shuffled = list(target)
-            random.Random(0).shuffle(shuffled)
-            seen, rest = shuffled[:labels], shuffled[labels:]
+            seen, rest = _split(target, labels)
             for name in dict.fromkeys((router, in_domain_router)):
-                scorer = IN_DOMAIN_ROUTERS[name](seen)
-                plans.append((benchmark, f"{labels} in-domain labels", name, rest,
-                              dict(zip((e.id for e in rest), scorer(rest), strict=True))))
-    failed = format_failures(examples)
-    for benchmark, protocol, name, rows_of, scores in plans:
-        progress(f"{benchmark}, {protocol}: figures")
-        rows.append(_row(benchmark, protocol, name, rows_of, scores, (), draws, bootstrap, prices, answer_tokens))
-        dropped = tuple(sorted(failed & {e.group for e in rows_of}))
-        kept = [e for e in rows_of if e.group not in dropped]
+                plans.append(Plan(benchmark, f"{labels} in-domain labels", name, rest,
+                                  _scored(IN_DOMAIN_ROUTERS[name](seen), rest)))
+        if len(plans) == before and len(target) >= 2 * OWN_FOLDS:
+            # One benchmark of one's own logs: nothing else to train on, so cross-validate on it.
+            progress(f"{benchmark or 'your data'}: {OWN_FOLDS} folds of its own prompts")
+            plans.append(Plan(benchmark, f"{OWN_FOLDS} folds of its own prompts", router, target,
+                              held_out_scores(trainer, _folds(target, OWN_FOLDS), target), judged=False))
+        unseen = [e for e in target if e.prompt not in shipped_on]
+        if shipped is not None and unseen:
+            progress(f"{benchmark or 'your data'}: the shipped router")
+            plans.append(Plan(benchmark, "the shipped router", router, unseen, _scored(shipped, unseen),
+                              judged=False))
+    return _rows(plans, format_failures(examples), draws, bootstrap, prices, answer_tokens, progress)
+
+
+def _scored(scorer: Callable[[Sequence[Example]], list[float]], examples: list[Example]) -> dict[str, float]:
+    return dict(zip((e.id for e in examples), scorer(examples), strict=True))
+
+
+def _split(examples: Sequence[Example], first: int) -> tuple[list[Example], list[Example]]:
+    shuffled = list(examples)
+    random.Random(0).shuffle(shuffled)
+    return shuffled[:first], shuffled[first:]
+
+
+def _folds(examples: Sequence[Example], count: int) -> list[list[Example]]:
+    shuffled = list(examples)
+    random.Random(0).shuffle(shuffled)
+    return [shuffled[i::count] for i in range(count)]
+
+
+def _rows(plans: Sequence[Plan], failed: set[str], draws: int, bootstrap: int,
+          prices: tuple[float, float, float, float] | None, answer_tokens: int,
+          progress: Callable[[str], None]) -> list[Row]:
+    rows: list[Row] = []
+    for plan in plans:
+        progress(f"{plan.benchmark or 'your data'}, {plan.protocol}: figures")
+        rows.append(_row(plan, plan.protocol, plan.examples, (), draws, bootstrap, prices, answer_tokens))
+        dropped = tuple(sorted(failed & {e.group for e in plan.examples}))
+        kept = [e for e in plan.examples if e.group not in dropped]
         if dropped and kept:
             # The same scores, read without the groups whose labels measure the answer's format.
-            progress(f"{benchmark}, {protocol}, without {', '.join(dropped)}: figures")
-            rows.append(_row(benchmark, f"{protocol}, without {', '.join(dropped)}", name, kept, scores, dropped,
-                             draws, bootstrap, prices, answer_tokens))
+            protocol = f"{plan.protocol}, without {', '.join(dropped)}"
+            progress(f"{plan.benchmark}, {protocol}: figures")
+            rows.append(_row(plan, protocol, kept, dropped, draws, bootstrap, prices, answer_tokens))
     return rows
 
 
-def _row(benchmark: str, protocol: str, name: str, rows_of: Sequence[Example], scores: dict[str, float],
-         dropped: tuple[str, ...], draws: int, bootstrap: int, prices: tuple[float, float, float, float] | None,
-         answer_tokens: int) -> Row:
-    ordered = [scores[e.id] for e in rows_of]
+def _row(plan: Plan, protocol: str, rows_of: Sequence[Example], dropped: tuple[str, ...], draws: int, bootstrap: int,
+         prices: tuple[float, float, float, float] | None, answer_tokens: int) -> Row:
+    ordered = [plan.scores[e.id] for e in rows_of]
     mean, low, high = random_band(rows_of, draws)
-    return Row(benchmark, protocol, name, len(rows_of), figures(ordered, rows_of, bootstrap=bootstrap),
+    return Row(plan.benchmark, protocol, plan.router_name, len(rows_of), figures(ordered, rows_of, bootstrap=bootstrap),
                figures(length_scores(rows_of), rows_of, bootstrap=bootstrap), mean, low, high,
                figures(oracle_scores(rows_of), rows_of).apgr, cost_per_thousand(rows_of, prices, answer_tokens),
-               dropped)
+               dropped, plan.judged and not dropped)
 
 
 def cost_per_thousand(examples: Sequence[Example], prices: tuple[float, float, float, float] | None,
@@ -154,9 +196,9 @@ class Goal:
 
 def goal_of(row: Row) -> Goal | None:
     """The goal a row is reported against: above the length baseline and the random band, and at least the goal's
-    APGR (with in-domain labels, also CPT(50%) at most the goal's). None for a benchmark without a goal, and for
-    the rows read without format failures: the goals are set on the data as published."""
-    if row.dropped:
+    APGR (with in-domain labels, also CPT(50%) at most the goal's). None for a benchmark without a goal, for the
+    rows read without format failures (the goals are set on the data as published) and for a user's own data."""
+    if not row.judged:
         return None
     beats = row.router.apgr > row.length.apgr and row.router.apgr > row.random_high
     if "in-domain" in row.protocol:
@@ -190,9 +232,9 @@ def table(rows: Sequence[Row]) -> list[str]:
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         weak, strong = r.strong_share_cost
-        lines.append(f"| {r.benchmark} | {r.protocol} | {r.router_name} | {r.prompts} | {r.router.apgr:.3f} "
-                     f"({r.router.low:.3f}–"
-                     f"{r.router.high:.3f}) | {r.router.cpt50:.1%} | {r.router.cpt80:.1%} | {r.length.apgr:.3f} | "
+        interval = f" ({r.router.low:.3f}–{r.router.high:.3f})" if r.router.low is not None else ""  # --bootstrap 0
+        lines.append(f"| {r.benchmark or '–'} | {r.protocol} | {r.router_name} | {r.prompts} | {r.router.apgr:.3f}"
+                     f"{interval} | {r.router.cpt50:.1%} | {r.router.cpt80:.1%} | {r.length.apgr:.3f} | "
                      f"{r.random_mean:.3f} ({r.random_low:.3f}–{r.random_high:.3f}) | {r.oracle:.3f} | "
                      f"{(weak + strong) / 2:.2f} ({weak:.2f} → {strong:.2f}) |")
     return lines

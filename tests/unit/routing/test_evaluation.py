@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from mixcore.routing.datasets import Example, from_routellm, read_jsonl, write_jsonl
@@ -69,7 +71,8 @@ def test_each_row_is_read_again_without_the_format_failures_with_the_same_scores
     quirk = [Example(f"q{i}", "x" * (10 + i), 0.0, 1.0, "b", "quirk") for i in range(8)]
     plain = [Example(f"p{i}", "y" * (30 + i), float(i % 2), 0.0, "b", "plain") for i in range(8)]
     rows = evaluate(quirk + plain, "length", subject_fold_count=99, draws=20, bootstrap=0)
-    assert rows == []  # one benchmark and 2 groups: no protocol applies
+    # one benchmark and 2 groups: only cross-validation on its own prompts applies
+    assert [r.protocol for r in rows] == ["5 folds of its own prompts", "5 folds of its own prompts, without quirk"]
     other = [Example(f"o{i}", "z" * (5 + i), 1.0, 0.0, "c", "c") for i in range(4)]
     rows = evaluate(quirk + plain + other, "length", subject_fold_count=99, draws=20, bootstrap=0)
     full, without = [r for r in rows if r.benchmark == "b"]
@@ -180,3 +183,42 @@ def test_route_score_answers_each_line_and_stops_at_one_it_cannot_read(capsys: p
     out, err = capsys.readouterr()
     assert out.splitlines() == ['{"id": 7, "score": 4.0}']  # "four" is 4 characters; line 4 is never reached
     assert err.strip() == "mixcore route score: line 3: no 'prompt'"
+
+
+def test_ones_own_logs_are_cross_validated_and_read_by_the_shipped_router_only_where_it_never_trained() -> None:
+    from mixcore.routing.experiments import evaluate
+
+    # One benchmark of 20 prompts, no groups: nothing else to train on. Prompt i is i + 1 characters long and the
+    # strong model did better on the longest 10, so length recovers the whole gap in order (APGR of the ideal
+    # ranking), and a "shipped" router that scores by length does too; it has seen the first 5 prompts.
+    logs = [Example(f"l{i}", "w" * (i + 1), 1.0, 0.0 if i >= 10 else 1.0) for i in range(20)]
+    rows = evaluate(logs, "length", shipped=lambda rows: [float(len(e.prompt)) for e in rows],
+                    shipped_on=frozenset(e.prompt for e in logs[:5]), draws=20, bootstrap=0)
+    folds, shipped = rows
+    assert (folds.protocol, folds.prompts, shipped.protocol, shipped.prompts) == (
+        "5 folds of its own prompts", 20, "the shipped router", 15)
+    ideal = apgr([float(len(e.prompt)) for e in logs], logs)
+    assert folds.router.apgr == pytest.approx(ideal)  # length needs no training: every fold scores by length
+    assert shipped.router.apgr == pytest.approx(apgr([float(len(e.prompt)) for e in logs[5:]], logs[5:]))
+    assert goal_of(folds) is None and goal_of(shipped) is None
+    from mixcore.routing.experiments import table
+
+    # Without bootstrap draws there is no interval to print (it was a TypeError)
+    assert table(rows)[2].startswith(f"| – | 5 folds of its own prompts | length | 20 | {ideal:.3f} | ")
+    # Where other benchmarks exist, a benchmark is not cross-validated on itself, and the shipped router is not
+    # read on prompts it trained on.
+    other = [Example(f"o{i}", "z" * (i + 1), 1.0, 0.0, "other") for i in range(12)]
+    rows = evaluate(logs + other, "length", shipped=lambda rows: [0.0] * len(rows),
+                    shipped_on=frozenset(e.prompt for e in logs + other), draws=20, bootstrap=0)
+    assert [r.protocol for r in rows] == ["other benchmarks", "other benchmarks"]
+
+
+def test_what_convert_writes_eval_reads_back_even_with_unicode_line_separators_in_a_prompt(tmp_path: Path) -> None:
+    from mixcore.routing.datasets import read_jsonl_file
+
+    # Line 5,269 of the converted RouteLLM data holds a U+2028 inside a prompt: JSON leaves it raw, and a reader
+    # that splits lines as str.splitlines does cut the line there.
+    examples = [Example("a", "one\u2028two\x85three\u2029", 1.0, 0.0, "b", "g"), Example("b", "plain", 0.0, 0.0)]
+    path = tmp_path / "data.jsonl"
+    path.write_text("".join(write_jsonl(examples)), encoding="utf-8")
+    assert read_jsonl_file(path) == examples
