@@ -6,12 +6,13 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import os
 import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -508,6 +509,30 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     return 1 if isinstance(status, int) and status >= 500 else 0
 
 
+def usd(text: str) -> float:
+    """An amount of US dollars: finite and not negative (a NaN budget would compare false with every spend)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an amount of USD") from None
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: an amount of USD is a finite number, 0 or more")
+    return value
+
+
+def count_from(least: int) -> Callable[[str], int]:
+    """An argparse type: a whole number, `least` or more."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < least:
+            raise argparse.ArgumentTypeError(f"{text!r}: give {least} or more")
+        return value
+    return parse
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mixcore", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -531,8 +556,8 @@ def build_parser() -> argparse.ArgumentParser:
     keys.add_argument("action", choices=["create", "list", "revoke"])
     keys.add_argument("key_id", nargs="?")
     keys.add_argument("--name", default="default")
-    keys.add_argument("--budget", type=float, help="monthly budget in USD")
-    keys.add_argument("--rpm", type=int, help="requests per minute")
+    keys.add_argument("--budget", type=usd, help="monthly budget in USD")
+    keys.add_argument("--rpm", type=count_from(1), help="requests per minute")
     keys.add_argument("--no-flush", action="store_true",
                       help="with revoke: leave API Gateway's authorizer cache (the key works until it expires)")
     keys.add_argument("--allow-unpriced", action="store_true",
@@ -590,16 +615,16 @@ def build_parser() -> argparse.ArgumentParser:
     route.add_argument("--data", help="with eval: unified JSONL ({id, prompt, strong, weak, benchmark, group})")
     route.add_argument("--routellm", default="tests/fixtures/routing/routellm",
                        help="RouteLLM's evals folder (mmlu/, gsm8k/): what convert reads, and eval without --data")
-    route.add_argument("--labels", type=int, default=0,
+    route.add_argument("--labels", type=count_from(0), default=0,
                        help="with eval: also train on this many in-domain prompts and score the rest (\"with your "
                             "own logs\")")
     route.add_argument("--pair", default="openai/gpt-4-1106-preview,"
                                          "fireworks/accounts/fireworks/models/mixtral-8x7b-instruct",
                        help="with eval and cascade: STRONG,WEAK catalog ids priced in the dollar column")
-    route.add_argument("--samples", type=int,
+    route.add_argument("--samples", type=count_from(1),
                        help="with cascade: verdicts per verification (k; default: the route cascade mixes')")
-    route.add_argument("--draws", type=int, default=1_000, help="with eval: random-router draws")
-    route.add_argument("--bootstrap", type=int, default=200, help="with eval: bootstrap resamples")
+    route.add_argument("--draws", type=count_from(1), default=1_000, help="with eval: random-router draws")
+    route.add_argument("--bootstrap", type=count_from(0), default=200, help="with eval: bootstrap resamples")
     route.set_defaults(func=cmd_route)
 
     invoke = sub.add_parser("invoke", help="run one function's handler on an event, like `sam local invoke` "

@@ -6,6 +6,9 @@ import hashlib
 import hmac
 import secrets
 from datetime import UTC, datetime
+from typing import Annotated
+
+from pydantic import Field
 
 from mixcore.model import Model
 
@@ -20,8 +23,8 @@ class ClientKey(Model):
     name: str
     created_at: str
     revoked: bool = False
-    monthly_budget_usd: float | None = None
-    requests_per_minute: int | None = None
+    monthly_budget_usd: Annotated[float, Field(ge=0, allow_inf_nan=False)] | None = None
+    requests_per_minute: Annotated[int, Field(ge=1)] | None = None
     # A budget counts money by the catalog's prices; a model without one is refused unless allowed here.
     allow_unpriced: bool = False
 
