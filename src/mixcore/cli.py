@@ -353,9 +353,13 @@ def overrides_from_args(args: argparse.Namespace) -> Overrides:
     for item in args.price or []:
         model_id, _, rates = item.partition("=")
         parts = rates.split(",")
-        if not model_id or len(parts) != 2:
-            raise ValueError(f"--price wants PROVIDER/MODEL=INPUT,OUTPUT (USD per 1M tokens), not {item!r}")
-        overrides.prices[model_id] = Price(input=float(parts[0]), output=float(parts[1]))
+        try:
+            if not model_id or len(parts) != 2:
+                raise ValueError
+            overrides.prices[model_id] = Price(input=float(parts[0]), output=float(parts[1]))
+        except ValueError:  # pydantic's ValidationError is one: a rate that is NaN, infinite or below 0
+            raise ValueError(f"--price wants PROVIDER/MODEL=INPUT,OUTPUT in USD per 1M tokens (finite, 0 or more), "
+                             f"not {item!r}") from None
     return overrides
 
 

@@ -45,3 +45,19 @@ def test_a_stored_key_cannot_hold_a_budget_or_rate_that_means_nothing() -> None:
         with pytest.raises(ValidationError):
             new_key("k", monthly_budget_usd=budget, requests_per_minute=rpm)
     assert new_key("k", monthly_budget_usd=0.0, requests_per_minute=1)[1].monthly_budget_usd == 0.0
+
+
+@pytest.mark.parametrize("rates", ["nan,1", "1,inf", "-0.5,1"])
+def test_an_operators_price_that_is_not_a_finite_amount_is_refused(rates: str) -> None:
+    from pydantic import ValidationError
+
+    from mixcore.catalog.models import Price
+    from mixcore.cli import overrides_from_args
+
+    # A NaN price makes every call's cost NaN, which no budget check can stop; a negative one refunds.
+    args = build_parser().parse_args(["catalog", "put", "--price", f"openai/gpt-5={rates}"])
+    with pytest.raises(ValueError, match=r"finite, 0 or more\), not 'openai/gpt-5="):
+        overrides_from_args(args)
+    with pytest.raises(ValidationError):
+        Price(input=float(rates.split(",")[0]), output=float(rates.split(",")[1]))
+    assert Price(input=0, output=0).input == 0.0  # free models are priced at 0

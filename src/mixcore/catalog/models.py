@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import ConfigDict, Field
 
 from mixcore.model import Model
+
+# USD per 1M tokens: finite and not negative (a NaN rate makes every cost NaN, which no budget check stops).
+Rate = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 
 
 class Modalities(Model):
@@ -18,21 +21,21 @@ class LongContextPrice(Model):
     """The rates that apply to the whole call once its prompt is longer than `above_tokens` (USD per 1M)."""
 
     above_tokens: int
-    input: float
-    output: float
-    cached_input: float | None = None
-    cache_write: float | None = None
+    input: Rate
+    output: Rate
+    cached_input: Rate | None = None
+    cache_write: Rate | None = None
 
 
 class Price(Model):
     """USD per 1M tokens, for every token class the price tables name."""
 
-    input: float
-    output: float
-    cached_input: float | None = Field(None, description="cache reads (OpenAI cached_tokens, Anthropic "
-                                                         "cache_read_input_tokens)")
-    cache_write: float | None = Field(None, description="Anthropic cache_creation_input_tokens")
-    reasoning_output: float | None = Field(None, description="reasoning tokens, when priced apart from output")
+    input: Rate
+    output: Rate
+    cached_input: Rate | None = Field(None, description="cache reads (OpenAI cached_tokens, Anthropic "
+                                                        "cache_read_input_tokens)")
+    cache_write: Rate | None = Field(None, description="Anthropic cache_creation_input_tokens")
+    reasoning_output: Rate | None = Field(None, description="reasoning tokens, when priced apart from output")
     long_context: LongContextPrice | None = None
 
     def tier(self, prompt_tokens: int) -> Price | LongContextPrice:
