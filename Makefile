@@ -12,7 +12,7 @@ SAM_STAMP := $(SAM_VENV)/.installed
 export AWS_DEFAULT_REGION ?= us-east-1
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: install run test lint typecheck unit iac sam-validate build bench clean runtime-python dashboard mutation
+.PHONY: install run test lint typecheck unit iac sam-validate build bench clean runtime-python dashboard routing-figure mutation
 
 $(STAMP): pyproject.toml
 	@test -n "$(PYTHON)" || { echo "needs python3.12 (the runtime template.yaml names)"; exit 1; }
@@ -67,6 +67,12 @@ runtime-python:
 dashboard: $(STAMP)
 	$(BIN)/pip install --quiet -e '.[dev,docs]'
 	$(BIN)/python docs/render_dashboard.py --seconds 60
+
+# docs/routing.png: each router's quality-for-cost curve on RouteLLM's data (a test fails when the committed
+# picture's figures differ from what the evaluation computes).
+routing-figure: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,docs]'
+	$(BIN)/python docs/render_routing.py
 
 # Mutation score of the unit tests on the money, routing-decision and ranking modules (not part of make test).
 mutation: $(STAMP)

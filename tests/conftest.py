@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -107,3 +108,16 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_sep("-", f"provider fault suite: {len(outcomes)} injected faults")
         for name, status in sorted(outcomes.items()):
             terminalreporter.write_line(f"  {status:<6} {name}")
+
+
+def png_text(data: bytes) -> dict[str, str]:
+    """The PNG's tEXt chunks (keyword → text)."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    texts, at = {}, 8
+    while at < len(data):
+        length, kind = struct.unpack(">I4s", data[at:at + 8])
+        if kind == b"tEXt":
+            keyword, _, text = data[at + 8:at + 8 + length].partition(b"\0")
+            texts[keyword.decode("latin-1")] = text.decode("latin-1")
+        at += 12 + length
+    return texts

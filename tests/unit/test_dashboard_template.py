@@ -6,13 +6,12 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import struct
 from typing import Any
 
 import pytest
 
 from mixcore.local.template import Template
-from tests.conftest import REPO
+from tests.conftest import REPO, png_text
 
 TEMPLATE = Template.load(REPO / "template.yaml")
 BODY = TEMPLATE.resources()["Dashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
@@ -61,19 +60,6 @@ def test_every_per_hour_widget_has_hourly_periods(widget: dict[str, Any]) -> Non
                if (found := SEARCH.search(options.get("expression", "")))]
     assert all(p == 3600 for p in periods), periods
     assert any("per hour" in w["properties"]["title"] for w in METRIC_WIDGETS)
-
-
-def png_text(data: bytes) -> dict[str, str]:
-    """The PNG's tEXt chunks (keyword → text)."""
-    assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    texts, at = {}, 8
-    while at < len(data):
-        length, kind = struct.unpack(">I4s", data[at:at + 8])
-        if kind == b"tEXt":
-            keyword, _, text = data[at + 8:at + 8 + length].partition(b"\0")
-            texts[keyword.decode("latin-1")] = text.decode("latin-1")
-        at += 12 + length
-    return texts
 
 
 def test_the_committed_picture_is_drawn_from_this_template() -> None:

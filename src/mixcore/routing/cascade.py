@@ -64,7 +64,8 @@ def spend(item: Answered, prices: Prices, samples: int) -> Spend:
 Curve = list[tuple[float, float]]  # (spend share, PGR) after each escalation
 
 
-def _curve(order: Sequence[int], items: Sequence[Answered], costs: Sequence[Spend], *, cascade: bool) -> Curve:
+def spend_curve(order: Sequence[int], items: Sequence[Answered], costs: Sequence[Spend], *,
+                cascade: bool) -> Curve:
     """The policy's points as prompts are sent to the strong model in `order`: a cascade keeps paying for the weak
     answer and its verification; a router stops paying for the weak answer of what it sends on."""
     everything_strong = sum(c.strong for c in costs)
@@ -125,6 +126,11 @@ class CascadeFigures:
     usd_per_1k: dict[str, float]  # all weak, all strong, the cascade at threshold 1.0
 
 
+def escalation_order(verified: Sequence[float], draw: random.Random) -> list[int]:
+    """The order a cascade escalates in: the least verified answers first, ties at random."""
+    return sorted(range(len(verified)), key=lambda i: (verified[i], draw.random()))
+
+
 def evaluate_cascade(items: Sequence[Answered], prices: Prices, *, samples: int, draws: int = 200,
                      verifier: Callable[[str, str], float] = checked_fraction, seed: int = 0) -> CascadeFigures:
     from mixcore.routing.evaluation import apgr
@@ -132,13 +138,13 @@ def evaluate_cascade(items: Sequence[Answered], prices: Prices, *, samples: int,
     costs = [spend(i, prices, samples) for i in items]
     verified = [verifier(i.example.prompt, i.weak_answer) for i in items]
     draw = random.Random(seed)
-    order = sorted(range(len(items)), key=lambda i: (verified[i], draw.random()))
-    points = _curve(order, items, costs, cascade=True)
+    order = escalation_order(verified, draw)
+    points = spend_curve(order, items, costs, cascade=True)
     randoms = []
     for _ in range(draws):
         shuffled = list(range(len(items)))
         draw.shuffle(shuffled)
-        randoms.append(cost_apgr(_curve(shuffled, items, costs, cascade=True)))
+        randoms.append(cost_apgr(spend_curve(shuffled, items, costs, cascade=True)))
     randoms.sort()
     oracle = sorted(range(len(items)), key=lambda i: items[i].example.weak - items[i].example.strong)
     longest = sorted(range(len(items)), key=lambda i: -len(items[i].example.prompt))
@@ -147,8 +153,8 @@ def evaluate_cascade(items: Sequence[Answered], prices: Prices, *, samples: int,
     return CascadeFigures(
         prompts=len(items), samples=samples, apgr=cost_apgr(points), cpt50=cost_cpt(points, 0.5),
         cpt80=cost_cpt(points, 0.8), random_mean=sum(randoms) / draws, random_low=randoms[int(0.025 * draws)],
-        random_high=randoms[int(0.975 * draws) - 1], oracle=cost_apgr(_curve(oracle, items, costs, cascade=True)),
-        length_router=cost_apgr(_curve(longest, items, costs, cascade=False)),
+        random_high=randoms[int(0.975 * draws) - 1], oracle=cost_apgr(spend_curve(oracle, items, costs, cascade=True)),
+        length_router=cost_apgr(spend_curve(longest, items, costs, cascade=False)),
         share_apgr=apgr([-v for v in verified], [i.example for i in items], seed),
         fixed_spend=points[0][0], escalated_any_failed=failed / len(items), pgr_any_failed=points[failed][1],
         usd_per_1k={"all weak": sum(c.weak for c in costs) * scale, "all strong": sum(c.strong for c in costs) * scale,

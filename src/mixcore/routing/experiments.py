@@ -98,39 +98,48 @@ def evaluate(examples: Sequence[Example], router: str, *, labels: int = 0, in_do
              shipped_on: frozenset[str] = frozenset(),
              draws: int = 1_000, bootstrap: int = 200, prices: tuple[float, float, float, float] | None = None,
              answer_tokens: int = 300, progress: Callable[[str], None] = lambda _: None) -> list[Row]:
-    """Every benchmark under every protocol the data allows. `shipped` scores prompts with the router as shipped,
-    trained on the prompts `shipped_on`: it is read only on the others (a user's own data)."""
+    """Every benchmark under every protocol the data allows, with its figures."""
+    found = plans(examples, router, labels=labels, in_domain_router=in_domain_router,
+                  subject_fold_count=subject_fold_count, shipped=shipped, shipped_on=shipped_on, progress=progress)
+    return _rows(found, format_failures(examples), draws, bootstrap, prices, answer_tokens, progress)
+
+
+def plans(examples: Sequence[Example], router: str, *, labels: int = 0, in_domain_router: str = "groups",
+          subject_fold_count: int = 4, shipped: Callable[[Sequence[Example]], list[float]] | None = None,
+          shipped_on: frozenset[str] = frozenset(), progress: Callable[[str], None] = lambda _: None) -> list[Plan]:
+    """Every benchmark under every protocol the data allows, scored. `shipped` scores prompts with the router as
+    shipped, trained on the prompts `shipped_on`: it is read only on the others (a user's own data)."""
     trainer = ROUTERS[router]
-    plans: list[Plan] = []
+    found: list[Plan] = []
     for benchmark in sorted({e.benchmark for e in examples}):
         target = [e for e in examples if e.benchmark == benchmark]
         others = [e for e in examples if e.benchmark != benchmark]
-        before = len(plans)
+        before = len(found)
         if others:
             progress(f"{benchmark}: training on the other benchmarks")
-            plans.append(Plan(benchmark, "other benchmarks", router, target, _scored(trainer(others), target)))
+            found.append(Plan(benchmark, "other benchmarks", router, target, _scored(trainer(others), target)))
         groups = {e.group for e in target}
         if len(groups) >= subject_fold_count:
             progress(f"{benchmark}: {subject_fold_count} folds of whole groups held out")
-            plans.append(Plan(benchmark, f"{len(groups)} groups, {subject_fold_count} folds held out", router, target,
+            found.append(Plan(benchmark, f"{len(groups)} groups, {subject_fold_count} folds held out", router, target,
                               held_out_scores(trainer, subject_folds(target, subject_fold_count), examples)))
         if labels and len(target) > labels:
             progress(f"{benchmark}: {labels} in-domain labels")
             seen, rest = _split(target, labels)
             for name in dict.fromkeys((router, in_domain_router)):
-                plans.append(Plan(benchmark, f"{labels} in-domain labels", name, rest,
+                found.append(Plan(benchmark, f"{labels} in-domain labels", name, rest,
                                   _scored(IN_DOMAIN_ROUTERS[name](seen), rest)))
-        if len(plans) == before and len(target) >= 2 * OWN_FOLDS:
+        if len(found) == before and len(target) >= 2 * OWN_FOLDS:
             # One benchmark of one's own logs: nothing else to train on, so cross-validate on it.
             progress(f"{benchmark or 'your data'}: {OWN_FOLDS} folds of its own prompts")
-            plans.append(Plan(benchmark, f"{OWN_FOLDS} folds of its own prompts", router, target,
+            found.append(Plan(benchmark, f"{OWN_FOLDS} folds of its own prompts", router, target,
                               held_out_scores(trainer, _folds(target, OWN_FOLDS), target), judged=False))
         unseen = [e for e in target if e.prompt not in shipped_on]
         if shipped is not None and unseen:
             progress(f"{benchmark or 'your data'}: the shipped router")
-            plans.append(Plan(benchmark, "the shipped router", router, unseen, _scored(shipped, unseen),
+            found.append(Plan(benchmark, "the shipped router", router, unseen, _scored(shipped, unseen),
                               judged=False))
-    return _rows(plans, format_failures(examples), draws, bootstrap, prices, answer_tokens, progress)
+    return found
 
 
 def _scored(scorer: Callable[[Sequence[Example]], list[float]], examples: list[Example]) -> dict[str, float]:
