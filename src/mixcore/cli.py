@@ -375,7 +375,7 @@ def cmd_route(args: argparse.Namespace) -> int:
 
     try:
         return route_action(args)
-    except (DataError, OSError) as error:  # a line of the user's data, or a file that cannot be read
+    except (DataError, OSError, UnicodeDecodeError) as error:  # the user's data, or a file that cannot be read
         print(f"mixcore route {args.action}: {error}", file=sys.stderr)
         return 2
 

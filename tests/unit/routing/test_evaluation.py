@@ -183,6 +183,9 @@ def test_route_score_answers_each_line_and_stops_at_one_it_cannot_read(capsys: p
     out, err = capsys.readouterr()
     assert out.splitlines() == ['{"id": 7, "score": 4.0}']  # "four" is 4 characters; line 4 is never reached
     assert err.strip() == "mixcore route score: line 3: no 'prompt'"
+    monkeypatch.setattr("sys.stdin", io.TextIOWrapper(io.BytesIO(b'{"prompt": "\xff"}\n'), encoding="utf-8"))
+    assert main(["route", "score"]) == 2  # not UTF-8: said in a line, not a traceback
+    assert capsys.readouterr().err.startswith("mixcore route score: 'utf-8' codec can't decode")
 
 
 def test_ones_own_logs_are_cross_validated_and_read_by_the_shipped_router_only_where_it_never_trained() -> None:
