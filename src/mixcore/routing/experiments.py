@@ -4,7 +4,8 @@ Never is a benchmark scored by a router trained on it: the headline is leave one
 GSM8K, score MMLU, and the reverse), and MMLU again with whole subjects held out (k folds of subjects).
 "With your own logs" (a documented option, reported apart) trains on `labels` prompts of the benchmark
 and scores the rest. Each row is read again without the groups whose labels measure an answer's format rather
-than its knowledge (`datasets.format_failures`), as the data's provenance asks.
+than its knowledge (`datasets.format_failures`), as the data's provenance asks. A user's own logs (one benchmark,
+nothing else to train on) are cross-validated in 5 folds, and read by the shipped router where it never trained.
 """
 
 from __future__ import annotations
@@ -158,11 +159,11 @@ def _folds(examples: Sequence[Example], count: int) -> list[list[Example]]:
     return [shuffled[i::count] for i in range(count)]
 
 
-def _rows(plans: Sequence[Plan], failed: set[str], draws: int, bootstrap: int,
+def _rows(scored: Sequence[Plan], failed: set[str], draws: int, bootstrap: int,
           prices: tuple[float, float, float, float] | None, answer_tokens: int,
           progress: Callable[[str], None]) -> list[Row]:
     rows: list[Row] = []
-    for plan in plans:
+    for plan in scored:
         progress(f"{plan.benchmark or 'your data'}, {plan.protocol}: figures")
         rows.append(_row(plan, plan.protocol, plan.examples, (), draws, bootstrap, prices, answer_tokens))
         dropped = tuple(sorted(failed & {e.group for e in plan.examples}))
