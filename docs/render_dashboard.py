@@ -2,10 +2,11 @@
 
     make dashboard        # installs matplotlib (the `docs` extra), then runs this script
 
-It starts `mixcore serve` with metrics on, sends a mix of traffic (answers, streams, mixes, a failing
-provider, a budget refusal, the catalog routes), runs the indexer with `mixcore invoke` (once with its
-sources, once with none, so failed sources show), then draws each widget of the dashboard body where
-the template places it, from the EMF lines printed, as CloudWatch would: each series under its label
+It starts `mixcore serve` with metrics on, sends a mix of traffic (answers, streams, mixes and route mixes
+with short and long questions, a failing provider, a budget refusal, the catalog routes), runs the indexer
+with `mixcore invoke` (once with its sources, once with none, so failed sources show), then draws each
+widget of the dashboard body where the template places it, from the EMF lines printed, as CloudWatch
+would: each series under its label
 (dynamic labels such as `${PROP('Dim.Mix')}` filled in), series with `yAxis: right` on a right axis.
 CloudWatch periods are scaled 1:60 so that a minute's run shows a shape: a 300 s period is a 5 s bucket,
 an hour a minute. A widget whose series each have one point (an indexer run) is drawn as bars. The
@@ -83,7 +84,9 @@ def local_run(seconds: float) -> list[str]:
     base = f"http://127.0.0.1:{port}/v1"
     headers = {"Authorization": f"Bearer {KEY}"}
     models = ["openai/gpt-4o", "index/lmsys-overall", "index/lmsys-coding", "synthesis/moa-lite", "cascade/frugal",
-              "anthropic/claude-sonnet-4-5", "mistral/mistral-large-latest"]
+              "anthropic/claude-sonnet-4-5", "mistral/mistral-large-latest", "route/auto", "route/cascade/math"]
+    # A long question now and then: route/auto sends it to the strong side, the short one to the weak side.
+    questions = ["What is 6 x 7?", "Work out, step by step, the week's parcels and write code to check it. " * 30]
     random.seed(7)
     started = time.monotonic()
     with httpx.Client(timeout=60) as client:
@@ -91,7 +94,8 @@ def local_run(seconds: float) -> list[str]:
             failing = seconds * 0.4 < elapsed < seconds * 0.6
             client.post(f"{demo_url}/_control/behaviour",
                         json={"target": "mistral", "behaviour": {"status": 500} if failing else None})
-            body = {"model": random.choice(models), "messages": [{"role": "user", "content": "What is 6 x 7?"}],
+            question = questions[random.random() < 0.3]
+            body = {"model": random.choice(models), "messages": [{"role": "user", "content": question}],
                     "stream": random.random() < 0.5}
             client.post(f"{base}/chat/completions", json=body, headers=headers)
             if random.random() < 0.2:

@@ -117,6 +117,9 @@ def emit_request_metrics(record: CostRecord | None, *, status: int, latency_ms: 
                ("Latency", "Milliseconds", latency_ms), ("CostUSD", "Count", record.cost_usd)]
     if first_token_ms is not None:
         per_mix.append(("TimeToFirstToken", "Milliseconds", first_token_ms))
+    if record.route and record.route.get("side") in ("strong", "weak"):
+        # 1 or 0 per routed request: its average is the share the strong side answered (what calibration sets).
+        per_mix.append(("RoutedToStrong", "Count", 1.0 if record.route["side"] == "strong" else 0.0))
     emit_dimensioned({MIX: mix}, per_mix)
     if record.key_id:
         emit_dimensioned({KEY: record.key_id}, [("Requests", "Count", 1), ("CostUSD", "Count", record.cost_usd)])

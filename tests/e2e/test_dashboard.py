@@ -83,13 +83,14 @@ def emitted(lines: list[str]) -> tuple[set[Metric], dict[str, set[str]]]:
 
 @pytest.fixture(scope="module")
 def local_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[set[Metric], dict[str, set[str]]]]:
-    """A local stack with metrics on, driven through what an operator watches: answers, streams, a failing
-    provider, a cool-down, a budget refusal, the catalog routes and an indexer run."""
+    """A local stack with metrics on, driven through what an operator watches: answers, streams, a route mix, a
+    failing provider, a cool-down, a budget refusal, the catalog routes and an indexer run."""
     with running_stack(POWERTOOLS_METRICS_DISABLED="false", MIXCORE_COOLDOWN_SECONDS="30") as stack:
         client = stack.client()
         client.chat.completions.create(model="openai/gpt-4o", messages=USER)
         list(client.chat.completions.create(model="index/lmsys-overall", messages=USER, stream=True))
         client.chat.completions.create(model="cascade/frugal", messages=USER)
+        client.chat.completions.create(model="route/auto", messages=USER)  # RoutedToStrong
         stack.behaviour("mistral", {"status": 500})
         for _ in range(4):  # three failures start the provider's cool-down; the fourth call is skipped
             with pytest.raises(openai.APIStatusError):
@@ -136,7 +137,7 @@ def test_every_metric_emitted_is_on_the_dashboard_or_alarmed(local_run: tuple[se
 def test_dimension_values_are_the_ones_the_operator_reads(local_run: tuple[set[Metric], Any]) -> None:
     _, values = local_run
     assert values["service"] == {"mixcore"}
-    assert {"direct", "index/lmsys-overall", "cascade/frugal"} <= values["Mix"]
+    assert {"direct", "index/lmsys-overall", "cascade/frugal", "route/auto"} <= values["Mix"]
     assert {"POST /v1/chat/completions", "GET /v1/models", "GET /v1/mixes/{kind}/{name}"} <= values["Route"]
     assert "mistral" in values["Provider"]
     assert values["Source"] == {"lmsys", "seal", "bigcodebench"}

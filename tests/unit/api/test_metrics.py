@@ -64,3 +64,20 @@ def test_each_request_prints_its_own_blobs(monkeypatch: pytest.MonkeyPatch,
     values = [b[m["Name"]] for b in blobs for m in b["_aws"]["CloudWatchMetrics"][0]["Metrics"]]
     assert all(not isinstance(v, list) or len(v) == 1 for v in values)  # one value each: nothing piled up
     assert metrics.metric_set == {}
+
+
+def test_a_routed_request_says_per_mix_whether_the_strong_side_answered(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "false")
+    capsys.readouterr()
+    # Three route/auto answers, one from the strong side: the per-mix average an operator reads is 1/3.
+    for side in ("strong", "weak", "weak"):
+        record = record_for("route/auto")
+        record.route = {"router": "length", "score": 2.0, "threshold": 300.0, "side": side}
+        emit_request_metrics(record, status=200, latency_ms=5.0)
+        flush_metrics()
+    emit_request_metrics(record_for("index/x"), status=200, latency_ms=5.0)  # not routed: no value
+    flush_metrics()
+    blobs = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
+    routed = [(b["Mix"], b["RoutedToStrong"]) for b in blobs if "RoutedToStrong" in b]
+    assert routed == [("route/auto", [1.0]), ("route/auto", [0.0]), ("route/auto", [0.0])]
