@@ -21,7 +21,7 @@ from mixcore.mixes.definitions import IndexMix, MixDefinition, RouteMix
 from mixcore.mixes.index import Resolution
 from mixcore.mixes.plans import Plan
 from mixcore.mixes.upstream import Candidate, RequestContext, Upstream
-from mixcore.providers.types import Completion, message_text
+from mixcore.providers.types import Completion, last_user_text, message_text
 from mixcore.routing.router import shipped_router
 from mixcore.routing.thresholds import shipped_tables, threshold_for
 from mixcore.routing.verification import verification_prompt, verified_fraction
@@ -112,7 +112,9 @@ def route_plan(mix: RouteMix, request: ChatCompletionRequest, resolver: RouteRes
         threshold = asked.threshold
     else:
         threshold = threshold_for(key_table or shipped_tables()[mix.router], share)
-    prompt_score = score(mix.router, message_text(params.get("messages") or []))
+    # The question asked now, not an app's system prompt or earlier turns: RouteLLM's controller routes on the last
+    # turn, and the shipped quantiles were fitted on single questions.
+    prompt_score = score(mix.router, last_user_text(params.get("messages") or []))
     costs = {"strong": estimated_cost(strong, params, upstream), "weak": estimated_cost(weak, params, upstream)}
     side, why = ("strong", "the score reaches the threshold") if prompt_score >= threshold else (
         "weak", "the score is below the threshold")

@@ -91,6 +91,14 @@ def estimate_tokens(text: str) -> int:
     return max(1, (len(text) + 3) // 4) if text else 0
 
 
+def last_user_text(messages: list[dict[str, Any]]) -> str:
+    """The text of the last user turn (the question being asked now), else of every message."""
+    for message in reversed(messages):
+        if isinstance(message, dict) and message.get("role") == "user":
+            return message_text([message])
+    return message_text(messages)
+
+
 def message_text(messages: list[dict[str, Any]]) -> str:
     parts: list[str] = []
     for message in messages:

@@ -168,3 +168,19 @@ async def test_without_a_close_enough_model_every_prompt_goes_to_the_strong_side
     result = await gateway.complete(ask("hi"), request_context(gateway))
     route = result.body["mix"]["route"]
     assert result.body["model"] == "openai/gpt-4o" and route["side"] == "strong" and "40%" in route["why"]
+
+
+async def test_the_router_scores_the_question_asked_not_the_system_prompt_or_earlier_turns(
+        gateway: Gateway, registry: MixRegistry) -> None:
+    # An app's standing instructions (far longer than the shipped median) must not send every "hi" to the strong
+    # side: the router scores the last user turn, as RouteLLM's controller does and as its quantiles were fitted.
+    system = {"role": "system", "content": "You are ACME's assistant. Be accurate, brief and kind. " * 40}
+    earlier = [{"role": "user", "content": HARD}, {"role": "assistant", "content": "Here is the function..."}]
+    for messages in ([system, {"role": "user", "content": "hi"}], [*earlier, {"role": "user", "content": "thanks"}]):
+        request = ChatCompletionRequest.model_validate({"model": "route/auto", "messages": messages})
+        route = (await gateway.complete(request, request_context(gateway))).body["mix"]["route"]
+        assert (route["side"], route["score"]) == ("weak", len(messages[-1]["content"]))
+    parts = [system, {"role": "user", "content": [{"type": "text", "text": HARD}]}]  # content as parts
+    request = ChatCompletionRequest.model_validate({"model": "route/auto", "messages": parts})
+    route = (await gateway.complete(request, request_context(gateway))).body["mix"]["route"]
+    assert (route["side"], route["score"]) == ("strong", len(HARD))
