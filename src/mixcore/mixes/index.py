@@ -37,10 +37,14 @@ class Resolution:
 
 
 def effective_constraints(mix: IndexMix, overrides: MixOverrides | None) -> tuple[int, Constraints]:
-    constraints = mix.constraints.model_copy()
-    top_n = mix.top_n
+    top_n = (overrides.top_n or mix.top_n) if overrides is not None else mix.top_n
+    return top_n, constrained(mix.constraints, overrides)
+
+
+def constrained(base: Constraints, overrides: MixOverrides | None) -> Constraints:
+    """A mix's constraints with a request's `mix` settings applied."""
+    constraints = base.model_copy()
     if overrides is not None:
-        top_n = overrides.top_n or top_n
         if overrides.max_price is not None:
             constraints.max_price = overrides.max_price
         if overrides.min_context is not None:
@@ -51,7 +55,7 @@ def effective_constraints(mix: IndexMix, overrides: MixOverrides | None) -> tupl
             constraints.allow_providers = overrides.allow_providers
         if overrides.deny_providers:
             constraints.deny_providers = sorted(set(constraints.deny_providers) | set(overrides.deny_providers))
-    return top_n, constraints
+    return constraints
 
 
 def violation(model: CatalogModel, constraints: Constraints) -> str | None:

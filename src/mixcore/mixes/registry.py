@@ -14,8 +14,16 @@ from typing import Any, TypeVar
 from mixcore.errors import MixUnavailable, ModelNotFound
 from mixcore.leaderboards.snapshot import latest_ranking
 from mixcore.mixes.composite import composite_plan
-from mixcore.mixes.definitions import AutoIndexMix, IndexMix, MixDefinition, RouteMix, default_mixes, parse_mix
-from mixcore.mixes.index import Resolution, passed_over, resolve_index
+from mixcore.mixes.definitions import (
+    AutoIndexMix,
+    Constraints,
+    IndexMix,
+    MixDefinition,
+    RouteMix,
+    default_mixes,
+    parse_mix,
+)
+from mixcore.mixes.index import Resolution, constrained, passed_over, resolve_index, violation
 from mixcore.mixes.plans import Plan
 from mixcore.mixes.route import check_route_request, route_plan
 from mixcore.mixes.upstream import Candidate, Upstream
@@ -96,19 +104,25 @@ class MixRegistry:
                                  "choose a model. Run the indexer (`mixcore refresh`).")
         return resolve_index(mix, ranking, self.upstream, overrides)
 
-    def member_candidates(self, model: str) -> list[Candidate]:
-        """Candidates for a member of a composite mix: `provider/model`, `index/x` or `index/x#N`."""
+    def member_candidates(self, model: str, overrides: MixOverrides | None = None) -> list[Candidate]:
+        """Candidates for a member of a composite mix: `provider/model`, `index/x` or `index/x#N`, under the
+        request's `mix` constraints when given (a named model that breaks them gives none)."""
         if model.startswith("index/"):
             mix_id, _, position = model.partition("#")
             mix = self.get(mix_id)
             if not isinstance(mix, IndexMix):
                 raise ModelNotFound(f"{mix_id!r} is not an index mix", param="model")
-            candidates = self.resolve_index(mix).candidates
+            candidates = self.resolve_index(mix, overrides).candidates
             start = int(position) - 1 if position.isdigit() and int(position) > 0 else 0
             if start >= len(candidates):
                 raise MixUnavailable(f"{model}: {mix_id} has only {len(candidates)} available candidates")
             return candidates[start:]
-        return [self.upstream.direct_candidate(model)]
+        candidate = self.upstream.direct_candidate(model)
+        if overrides is not None:
+            found = self.upstream.catalog.get(candidate.model_id)
+            if found is not None and violation(found, constrained(Constraints(), overrides)):
+                return []
+        return [candidate]
 
     def route_table(self, key_id: str | None, router: str) -> list[float] | None:
         """The key's own routing quantiles (`mixcore route calibrate`), when it has some."""

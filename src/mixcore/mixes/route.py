@@ -33,7 +33,7 @@ TYPICAL_ANSWER_TOKENS = 512  # the answer an estimate assumes when the request s
 
 class RouteResolver(Protocol):
     def get(self, mix_id: str) -> MixDefinition: ...
-    def member_candidates(self, model: str) -> list[Candidate]: ...
+    def member_candidates(self, model: str, overrides: MixOverrides | None = None) -> list[Candidate]: ...
     def resolve_index(self, mix: IndexMix, overrides: MixOverrides | None = None) -> Resolution: ...
 
 
@@ -52,17 +52,21 @@ def blended_price(candidate: Candidate, upstream: Upstream) -> float:
     return price.input + price.output if price is not None else float("inf")
 
 
-def sides(mix: RouteMix, resolver: RouteResolver, upstream: Upstream) -> tuple[list[Candidate], list[Candidate]]:
-    """The strong and the weak side's candidates. Without a named weak side, one resolution of the strong side's
-    ranking (deep enough to search) gives both: its top (what the index mix answers with) and, cheapest first,
-    the models close enough to its leader."""
+def sides(mix: RouteMix, resolver: RouteResolver, upstream: Upstream,
+          overrides: MixOverrides | None = None) -> tuple[list[Candidate], list[Candidate]]:
+    """The strong and the weak side's candidates, under the request's `mix` constraints (providers, prices,
+    context, modalities) on both. Without a named weak side, one resolution of the strong side's ranking (deep
+    enough to search) gives both: its top (what the index mix answers with) and, cheapest first, the models close
+    enough to its leader."""
     if mix.weak:
-        return resolver.member_candidates(mix.strong), resolver.member_candidates(mix.weak)
+        return resolver.member_candidates(mix.strong, overrides), resolver.member_candidates(mix.weak, overrides)
     strong = resolver.get(mix.strong)
     if not isinstance(strong, IndexMix):
         raise MixUnavailable(f"{mix.id}: name a weak side, or make the strong side an index mix to choose one from")
-    pool = resolver.resolve_index(strong, MixOverrides(top_n=max(WEAK_POOL, strong.top_n))).candidates
-    return pool[:strong.top_n], cheapest_close(pool, mix.min_win_rate, upstream)
+    top_n = overrides.top_n if overrides is not None and overrides.top_n else strong.top_n
+    deep = (overrides or MixOverrides()).model_copy(update={"top_n": max(WEAK_POOL, top_n)})
+    pool = resolver.resolve_index(strong, deep).candidates
+    return pool[:top_n], cheapest_close(pool, mix.min_win_rate, upstream)
 
 
 def cheapest_close(pool: list[Candidate], min_win_rate: float, upstream: Upstream) -> list[Candidate]:
@@ -97,9 +101,10 @@ def no_weak_side(mix: RouteMix) -> str:
 def route_plan(mix: RouteMix, request: ChatCompletionRequest, resolver: RouteResolver, upstream: Upstream,
                key_table: list[float] | None = None) -> Plan:
     """The side the prompt goes to; `key_table` is the key's own score quantiles, else the shipped ones."""
-    strong, weak = sides(mix, resolver, upstream)
+    strong, weak = sides(mix, resolver, upstream, request.mix)
     if not strong:
-        raise MixUnavailable(f"{mix.id}: no callable candidate for its strong side.")
+        raise MixUnavailable(f"{mix.id}: no callable candidate for its strong side"
+                             f"{' under the request’s mix constraints' if request.mix else ''}.")
     if mix.router == "self-verify":
         return cascade_plan(mix, request, strong, weak, upstream)
     no_weak = not weak

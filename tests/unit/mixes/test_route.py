@@ -184,3 +184,22 @@ async def test_the_router_scores_the_question_asked_not_the_system_prompt_or_ear
     request = ChatCompletionRequest.model_validate({"model": "route/auto", "messages": parts})
     route = (await gateway.complete(request, request_context(gateway))).body["mix"]["route"]
     assert (route["side"], route["score"]) == ("strong", len(HARD))
+
+
+async def test_the_requests_mix_constraints_hold_on_both_sides(gateway: Gateway, registry: MixRegistry) -> None:
+    # Without openai, the ranking's leader is claude-sonnet-4-5 (1490): the strong side. Every other non-openai
+    # model is close enough to it (gemini-2.5-pro 10 points behind, claude-haiku-4-5 30), so the weak side is the
+    # cheaper of the two by the catalog's blended price.
+    weak = min(("google/gemini-2.5-pro", "anthropic/claude-haiku-4-5"), key=blended)
+    for content, model in ((HARD, "anthropic/claude-sonnet-4-5"), ("hi", weak)):
+        result = await gateway.complete(ask(content, mix={"deny_providers": ["openai"]}), request_context(gateway))
+        route = result.body["mix"]["route"]
+        assert (route["strong"], route["weak"], result.body["model"]) == ("anthropic/claude-sonnet-4-5", weak, model)
+    # An output-price ceiling at the mini's (the cheapest of the five per output token) leaves the mini alone: it
+    # is the strong side, and there is no weak side but it.
+    prices = {m: get_catalog().get(f"{p}/{m}").price for p, m in (("openai", "gpt-4o"), ("openai", "gpt-4o-mini"),
+              ("anthropic", "claude-sonnet-4-5"), ("google", "gemini-2.5-pro"), ("anthropic", "claude-haiku-4-5"))}
+    ceiling = prices["gpt-4o-mini"].output  # type: ignore[union-attr]
+    assert sorted(p.output for p in prices.values() if p)[:2][1] > ceiling  # no other model is that cheap
+    result = await gateway.complete(ask(HARD, mix={"max_price": ceiling}), request_context(gateway))
+    assert result.body["model"] == "openai/gpt-4o-mini" == result.body["mix"]["route"]["strong"]
