@@ -15,14 +15,15 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any
 
-from mixcore.errors import AllCandidatesFailed, BudgetExceeded, MixcoreError
+from mixcore.errors import AllCandidatesFailed, BudgetExceeded, MixcoreError, MixUnavailable
 from mixcore.mixes.chain import OpenStream, complete_first, record_call, stream_first
-from mixcore.mixes.definitions import CascadeMix, Member, MixDefinition, SynthesisMix, VoteMix
+from mixcore.mixes.definitions import CascadeMix, Constraints, Member, MixDefinition, SynthesisMix, VoteMix
+from mixcore.mixes.index import constrained
 from mixcore.mixes.plans import MemberResolver, Plan, Runner, StreamRunner
 from mixcore.mixes.upstream import Candidate, RequestContext, Upstream
 from mixcore.providers.tokens import estimated_usage
 from mixcore.providers.types import Completion, StreamState, message_text
-from mixcore.schemas import ChatCompletionRequest
+from mixcore.schemas import ChatCompletionRequest, MixOverrides
 
 # Together AI's Mixture-of-Agents aggregate-and-synthesise prompt (Wang et al., 2024).
 MOA_PROMPT = (
@@ -243,8 +244,14 @@ def synthesis_runners(mix: SynthesisMix, request: ChatCompletionRequest, members
 
     def aggregator_candidates() -> list[Candidate]:
         candidates: list[Candidate] = []
+        unavailable: MixcoreError | None = None
         for member in mix.aggregator:
-            candidates += [c for c in members.member_candidates(member.model) if c not in candidates]
+            try:
+                candidates += [c for c in members.member_candidates(member.model) if c not in candidates]
+            except MixcoreError as error:  # the next aggregator stands in
+                unavailable = error
+        if not candidates and unavailable is not None:
+            raise MixUnavailable(f"{mix.id}: no aggregator can answer ({unavailable.message})")
         return candidates
 
     def aggregator_params(final: dict[str, Any]) -> dict[str, Any]:
@@ -252,14 +259,17 @@ def synthesis_runners(mix: SynthesisMix, request: ChatCompletionRequest, members
         return member_params(final, Member(model=first.model, temperature=first.temperature,
                                            max_tokens=first.max_tokens))
 
+    # The aggregators are resolved before any proposer is paid for: a mix that cannot aggregate spends nothing.
     async def run(ctx: RequestContext, params: dict[str, Any]) -> tuple[Candidate, Completion]:
+        aggregators = aggregator_candidates()
         final = aggregator_params(await proposals(ctx, params))
-        return await complete_first(upstream, ctx, aggregator_candidates(), final, what=f"{mix.id} aggregator",
+        return await complete_first(upstream, ctx, aggregators, final, what=f"{mix.id} aggregator",
                                     layer=len(mix.layers) + 1, role="aggregator")
 
     async def run_stream(ctx: RequestContext, params: dict[str, Any]) -> OpenStream:
+        aggregators = aggregator_candidates()
         final = aggregator_params(await proposals(ctx, params))
-        return await stream_first(upstream, ctx, aggregator_candidates(), final, what=f"{mix.id} aggregator",
+        return await stream_first(upstream, ctx, aggregators, final, what=f"{mix.id} aggregator",
                                   layer=len(mix.layers) + 1, role="aggregator")
 
     return run, run_stream
@@ -389,9 +399,26 @@ def single_call_stream(runner: Runner) -> StreamRunner:
     return run_stream
 
 
+@dataclass
+class ConstrainedMembers:
+    """A composite mix's members under the request's `mix` constraints: a member that breaks them has no
+    candidates and fails as any one member does (a proposer is dropped, a cascade step passed, a voter missing)."""
+
+    members: MemberResolver
+    overrides: MixOverrides
+
+    def member_candidates(self, model: str, overrides: MixOverrides | None = None) -> list[Candidate]:
+        found = self.members.member_candidates(model, overrides or self.overrides)
+        if not found:
+            raise MixUnavailable(f"{model} breaks the request's mix constraints")
+        return found
+
+
 def composite_plan(mix: MixDefinition, request: ChatCompletionRequest, members: MemberResolver,
                    upstream: Upstream) -> Plan:
     info: dict[str, Any] = {}
+    if request.mix is not None and constrained(Constraints(), request.mix) != Constraints():
+        members = ConstrainedMembers(members, request.mix)
     run: Runner
     if isinstance(mix, SynthesisMix):
         run, run_stream = synthesis_runners(mix, request, members, upstream, info)

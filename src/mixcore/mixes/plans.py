@@ -9,6 +9,7 @@ from typing import Any, Protocol
 from mixcore.mixes.chain import OpenStream
 from mixcore.mixes.upstream import Candidate, RequestContext
 from mixcore.providers.types import Completion
+from mixcore.schemas import MixOverrides
 
 # A composite mix's steps, given the request's context and its upstream parameters.
 Runner = Callable[[RequestContext, dict[str, Any]], Awaitable[tuple[Candidate, Completion]]]
@@ -16,9 +17,10 @@ StreamRunner = Callable[[RequestContext, dict[str, Any]], Awaitable[OpenStream]]
 
 
 class MemberResolver(Protocol):
-    """Turns a composite mix member (`provider/model`, `index/x`, `index/x#N`) into candidates."""
+    """Turns a composite mix member (`provider/model`, `index/x`, `index/x#N`) into candidates, under a request's
+    `mix` constraints when given."""
 
-    def member_candidates(self, model: str) -> list[Candidate]: ...
+    def member_candidates(self, model: str, overrides: MixOverrides | None = None) -> list[Candidate]: ...
 
 
 @dataclass

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from mixcore.catalog import get_catalog
-from mixcore.errors import AllCandidatesFailed
+from mixcore.errors import AllCandidatesFailed, MixcoreError
 from mixcore.local.demo_providers import Behaviour, DemoProviderServer
 from mixcore.mixes.composite import MOA_PROMPT, normalise_answer, parse_score
 from mixcore.mixes.gateway import Gateway
@@ -277,3 +277,22 @@ async def test_a_proposer_that_cannot_be_resolved_fails_alone(gateway: Gateway) 
     layer = result.body["mix"]["layers"][0]
     assert sorted(layer["answered"]) == ["anthropic/claude-sonnet-4-5-20250929", "openai/gpt-5.1"]
     assert len(layer["failed"]) == 1 and "index/lmsys-coding#9" in layer["failed"][0]
+
+
+async def test_the_requests_mix_constraints_hold_for_every_member(composite: Gateway) -> None:
+    # synthesis/priced: proposers gpt-4o-mini, claude-haiku-4-5, gemini-2.5-flash; aggregator gpt-4o. Without
+    # anthropic, two proposers remain (the quorum) and the answer comes; no call goes to anthropic.
+    ctx = request_context(composite, "k")
+    result = await composite.complete(request("synthesis/priced", mix={"deny_providers": ["anthropic"]}), ctx)
+    assert ctx.record is not None
+    assert sorted(c.model for c in ctx.record.calls) == ["google/gemini-2.5-flash", "openai/gpt-4o",
+                                                         "openai/gpt-4o-mini"]
+    failed = result.body["mix"]["layers"][0]["failed"]
+    assert len(failed) == 1 and "anthropic/claude-haiku-4-5" in failed[0]
+    # Without openai, the aggregator breaks the constraints too: the mix cannot answer, and says why, calling
+    # nobody it was told not to.
+    ctx = request_context(composite, "k")
+    with pytest.raises(MixcoreError) as refused:
+        await composite.complete(request("synthesis/priced", mix={"deny_providers": ["openai"]}), ctx)
+    assert "constraints" in refused.value.message
+    assert ctx.record is None or all(c.provider != "openai" for c in ctx.record.calls)
