@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
-from mixcore.errors import MixUnavailable, ModelNotFound
+from mixcore.errors import InvalidRequest, MixUnavailable, ModelNotFound
 from mixcore.leaderboards.snapshot import latest_ranking
 from mixcore.mixes.composite import composite_plan
 from mixcore.mixes.definitions import (
@@ -117,6 +117,10 @@ class MixRegistry:
             if start >= len(candidates):
                 raise MixUnavailable(f"{model}: {mix_id} has only {len(candidates)} available candidates")
             return candidates[start:]
+        return self.direct_candidates(model, overrides)
+
+    def direct_candidates(self, model: str, overrides: MixOverrides | None) -> list[Candidate]:
+        """A `provider/model`, unless it breaks the request's `mix` constraints (then none)."""
         candidate = self.upstream.direct_candidate(model)
         if overrides is not None:
             found = self.upstream.catalog.get(candidate.model_id)
@@ -136,8 +140,12 @@ class MixRegistry:
         model = request.model
         if not model.startswith(MIX_PREFIXES):
             check_route_request(request, None)
-            candidates = [self.upstream.direct_candidate(model)]
-            candidates += [self.upstream.direct_candidate(m) for m in request.models or [] if m != model]
+            candidates = self.direct_candidates(model, request.mix)
+            if not candidates:
+                raise InvalidRequest(f"{model} breaks the request's mix constraints; ask for another model or mix.",
+                                     param="mix")
+            candidates += [c for m in request.models or [] if m != model
+                           for c in self.direct_candidates(m, request.mix)]
             return Plan(kind="direct", mix_id=None, candidates=candidates)
         mix = self.get(model)
         check_route_request(request, mix)

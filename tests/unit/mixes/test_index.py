@@ -329,3 +329,23 @@ async def test_a_mixs_sound_defaults_are_sent(gateway: Gateway, registry: MixReg
     await gateway.complete(request("index/generous"), request_context(gateway))
     sent = demo.calls_for()[0].body
     assert (sent["temperature"], sent["n"]) == (0.3, 2)
+
+
+async def test_a_direct_model_that_breaks_the_requests_mix_constraints_is_never_called(
+        gateway: Gateway, registry: MixRegistry, demo: DemoProviderServer) -> None:
+    def direct(model: str, **extra: Any) -> ChatCompletionRequest:
+        return ChatCompletionRequest.model_validate({"model": model, "messages": [
+            {"role": "user", "content": "hi"}], **extra})
+
+    ctx = request_context(gateway, "k")
+    with pytest.raises(InvalidRequest) as refused:
+        await gateway.complete(direct("openai/gpt-4o", mix={"deny_providers": ["openai"]}), ctx)
+    assert refused.value.param == "mix" and "openai/gpt-4o" in refused.value.message
+    assert ctx.record is None or not ctx.record.calls
+    # Fallback models (`models`) that break them are left out: with the asked model down, gpt-4o ($10/1M output,
+    # above max_price 5) is passed over and claude-haiku-4-5 ($5) answers.
+    demo.set_behaviour("openai/gpt-4o-mini", Behaviour(status=503))
+    answer = await gateway.complete(direct("openai/gpt-4o-mini", models=["openai/gpt-4o", "anthropic/claude-haiku-4-5"],
+                                           mix={"max_price": 5}), request_context(gateway, "k"))
+    assert answer.body["model"] == "anthropic/claude-haiku-4-5"
+    assert "openai/gpt-4o" not in [a["model"] for a in answer.body["mix"]["attempts"]]
