@@ -27,6 +27,7 @@ from mixcore.mixes.index import Resolution, constrained, passed_over, resolve_in
 from mixcore.mixes.plans import Plan
 from mixcore.mixes.route import check_route_request, route_plan
 from mixcore.mixes.upstream import Candidate, Upstream
+from mixcore.providers.tokens import input_modalities
 from mixcore.routing.categories import categorise
 from mixcore.routing.thresholds import shipped_tables, threshold_for
 from mixcore.schemas import ChatCompletionRequest, MixOverrides
@@ -147,6 +148,11 @@ class MixRegistry:
             candidates += [c for m in request.models or [] if m != model
                            for c in self.direct_candidates(m, request.mix)]
             return Plan(kind="direct", mix_id=None, candidates=candidates)
+        needed = input_modalities(request.upstream_params().get("messages") or [])
+        if needed:  # a mix passes over the models that cannot read the request's images or audio
+            overrides = request.mix or MixOverrides()
+            request = request.model_copy(update={"mix": overrides.model_copy(
+                update={"modalities": sorted(needed | set(overrides.modalities or []))})})
         mix = self.get(model)
         check_route_request(request, mix)
         if isinstance(mix, RouteMix):

@@ -84,6 +84,13 @@ def media_kind(part: Any) -> str | None:
     return None
 
 
+def input_modalities(messages: list[dict[str, Any]]) -> set[str]:
+    """The catalog's input modalities a conversation's content parts need besides text ('image', 'audio')."""
+    found = {media_kind(part) for message in messages if isinstance(message, dict)
+             and isinstance(message.get("content"), list) for part in message["content"]}
+    return {kind for kind in ("image", "audio") if kind in found}
+
+
 def image_tokens(model: str) -> int:
     return next((tokens for stem, tokens in IMAGE_TOKENS_BY_MODEL.items() if stem in model), TOKENS_PER_IMAGE)
 

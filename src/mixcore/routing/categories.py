@@ -1,5 +1,5 @@
-"""Which LMArena category a prompt belongs to, by cheap rules: its script and language, its turns, and the words
-and marks that code, math, creative writing and formatting instructions carry. `index/auto` answers each
+"""Which LMArena category a prompt belongs to, by cheap rules: an image in it, its script and language, its turns,
+and the words and marks that code, math, creative writing and formatting instructions carry. `index/auto` answers each
 prompt with that category's index mix, and says which rule decided.
 """
 
@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from mixcore.providers.tokens import input_modalities
 from mixcore.providers.types import message_text
 
 
@@ -60,6 +61,8 @@ READ_CHARS = 20_000  # the rules read this much of a prompt (its start); the len
 
 
 def categorise(messages: Sequence[dict[str, Any]]) -> Category:
+    if "image" in input_modalities(list(messages)):  # only a vision model can answer it, whatever its words
+        return Category("vision", "an image in the prompt")
     whole = message_text(list(messages))
     text = whole[:READ_CHARS]
     for name, script, label in _SCRIPTS:

@@ -349,3 +349,20 @@ async def test_a_direct_model_that_breaks_the_requests_mix_constraints_is_never_
                                            mix={"max_price": 5}), request_context(gateway, "k"))
     assert answer.body["model"] == "anthropic/claude-haiku-4-5"
     assert "openai/gpt-4o" not in [a["model"] for a in answer.body["mix"]["attempts"]]
+
+
+async def test_an_image_in_the_request_passes_over_models_without_image_input(gateway: Gateway, store: MemoryStore,
+                                                                              registry: MixRegistry) -> None:
+    # deepseek-chat leads this ranking but takes text only (catalog modalities): an image goes to the next.
+    assert get_catalog().models["deepseek/deepseek-chat"].modalities.input == ["text"]
+    store.put_ranking(ranking(["deepseek-chat", "gpt-4o"], fetched_at="2026-11-22T00:00:00+00:00"))
+    picture = [{"type": "text", "text": "what is this?"},
+               {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}}]
+    seen = ChatCompletionRequest.model_validate({"model": "index/lmsys-coding",
+                                                 "messages": [{"role": "user", "content": picture}]})
+    answer = await gateway.complete(seen, request_context(gateway, "k"))
+    assert answer.body["model"] == "openai/gpt-4o"
+    assert {s["model"]: s["reason"] for s in answer.body["mix"]["skipped"]}["deepseek/deepseek-chat"] == \
+        "no image input"
+    text_only = await gateway.complete(request(), request_context(gateway, "k"))
+    assert text_only.body["model"] == "deepseek/deepseek-chat"  # without an image it leads as ranked

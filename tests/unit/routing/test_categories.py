@@ -79,3 +79,10 @@ def test_the_rules_read_the_start_of_a_prompt_and_the_length_rule_all_of_it() ->
 def test_a_prompt_built_to_make_the_code_rules_backtrack_is_still_categorised(hostile: str) -> None:
     # Each was quadratic before the repeats were bounded (21 s for the first; bench/routing.py prints the time).
     assert categorise(user(hostile)).name == "hard"
+
+
+def test_a_prompt_with_an_image_is_a_vision_prompt_before_anything_else() -> None:
+    picture = {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}
+    found = categorise([{"role": "user", "content": [{"type": "text", "text": "请描述这张图片。"}, picture]}])
+    assert (found.name, found.why) == ("vision", "an image in the prompt")  # before the Chinese text
+    assert categorise([{"role": "user", "content": [{"type": "text", "text": "Describe it."}]}]).name == "overall"
