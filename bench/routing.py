@@ -12,9 +12,8 @@ import sys
 import time
 from pathlib import Path
 
-from mixcore.catalog import get_catalog
 from mixcore.mixes.definitions import RouteMix
-from mixcore.routing.cascade import answered_gsm8k, cascade_table, evaluate_cascade
+from mixcore.routing.cascade import answered_gsm8k, cascade_table, evaluate_cascade, pair_prices
 from mixcore.routing.categories import categorise
 from mixcore.routing.category_checks import category_scores, category_table
 from mixcore.routing.datasets import from_routellm
@@ -75,10 +74,9 @@ def main() -> None:
     print("\n".join(table(rows)) + "\n")
     print("\n".join(goals_table(rows)))
     print(f"... the AutoMix cascade on GSM8K's recorded answers, {PAIR[0]} over {PAIR[1]}", file=sys.stderr)
-    strong, weak = (get_catalog().get(m) for m in PAIR)
-    assert strong and weak and strong.price and weak.price
-    cascade = evaluate_cascade(answered_gsm8k(REPO / "tests/fixtures/routing/routellm/gsm8k"),
-                               (strong.price.input, strong.price.output, weak.price.input, weak.price.output),
+    prices = pair_prices(*PAIR)
+    assert prices, "the catalog prices RouteLLM's pair"
+    cascade = evaluate_cascade(answered_gsm8k(REPO / "tests/fixtures/routing/routellm/gsm8k"), prices,
                                samples=RouteMix.model_fields["verify_samples"].default)
     print("\n" + "\n".join(cascade_table(cascade, ",".join(PAIR))) + "\n")
     print("\n".join(category_table(category_scores(REPO / "tests/fixtures/routing/categories/labelled_prompts.jsonl",

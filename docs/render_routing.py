@@ -32,6 +32,7 @@ from mixcore.routing.cascade import (  # noqa: E402
     answered_gsm8k,
     cost_apgr,
     escalation_order,
+    pair_prices,
     spend,
     spend_curve,
 )
@@ -66,11 +67,8 @@ def share_curves(chosen: Sequence[Plan], examples: Sequence[Example]) -> dict[st
 
 
 def gsm8k_curves(ngram_scores: dict[str, float]) -> dict[str, tuple[Curve, float]]:
-    from mixcore.catalog import get_catalog
-
-    strong, weak = (get_catalog().get(model) for model in PAIR)
-    assert strong and weak and strong.price and weak.price, "the catalog prices RouteLLM's pair"
-    prices = (strong.price.input, strong.price.output, weak.price.input, weak.price.output)
+    prices = pair_prices(*PAIR)
+    assert prices, "the catalog prices RouteLLM's pair"
     items = answered_gsm8k(DATA / "gsm8k")
     costs = [spend(i, prices, SAMPLES) for i in items]
     verified = [checked_fraction(i.example.prompt, i.weak_answer) for i in items]

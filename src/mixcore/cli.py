@@ -471,13 +471,11 @@ def calibrate_route(args: argparse.Namespace) -> int:
 
 
 def pair_prices(pair: str) -> tuple[float, float, float, float] | None:
-    from mixcore.catalog import get_catalog
+    """--pair STRONG,WEAK priced by the catalog."""
+    from mixcore.routing.cascade import pair_prices as priced
 
     strong_id, _, weak_id = pair.partition(",")
-    strong, weak = get_catalog().get(strong_id), get_catalog().get(weak_id)
-    if strong is None or weak is None or strong.price is None or weak.price is None:
-        return None
-    return strong.price.input, strong.price.output, weak.price.input, weak.price.output
+    return priced(strong_id, weak_id)
 
 
 def cmd_invoke(args: argparse.Namespace) -> int:

@@ -52,6 +52,16 @@ def answered_gsm8k(folder: Path) -> list[Answered]:
     return [Answered(e, *answers[e.id]) for e in from_routellm_gsm8k(folder)]
 
 
+def pair_prices(strong_id: str, weak_id: str) -> Prices | None:
+    """The catalog's prices for a strong and a weak model, or None when either has none."""
+    from mixcore.catalog import get_catalog
+
+    strong, weak = get_catalog().get(strong_id), get_catalog().get(weak_id)
+    if strong is None or weak is None or strong.price is None or weak.price is None:
+        return None
+    return strong.price.input, strong.price.output, weak.price.input, weak.price.output
+
+
 def spend(item: Answered, prices: Prices, samples: int) -> Spend:
     strong_in, strong_out, weak_in, weak_out = (p / 1e6 for p in prices)
     prompt = estimate_tokens(item.example.prompt)
