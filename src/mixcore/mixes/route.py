@@ -18,7 +18,7 @@ from mixcore.errors import BudgetExceeded, InvalidRequest, MixcoreError, MixUnav
 from mixcore.mixes.chain import complete_first
 from mixcore.mixes.composite import single_call_stream
 from mixcore.mixes.definitions import IndexMix, MixDefinition, RouteMix
-from mixcore.mixes.index import Resolution
+from mixcore.mixes.index import Resolution, effective_constraints
 from mixcore.mixes.plans import Plan
 from mixcore.mixes.upstream import Candidate, RequestContext, Upstream
 from mixcore.providers.types import Completion, last_user_text, message_text
@@ -63,7 +63,7 @@ def sides(mix: RouteMix, resolver: RouteResolver, upstream: Upstream,
     strong = resolver.get(mix.strong)
     if not isinstance(strong, IndexMix):
         raise MixUnavailable(f"{mix.id}: name a weak side, or make the strong side an index mix to choose one from")
-    top_n = overrides.top_n if overrides is not None and overrides.top_n else strong.top_n
+    top_n, _ = effective_constraints(strong, overrides)
     deep = (overrides or MixOverrides()).model_copy(update={"top_n": max(WEAK_POOL, top_n)})
     pool = resolver.resolve_index(strong, deep).candidates
     return pool[:top_n], cheapest_close(pool, mix.min_win_rate, upstream)

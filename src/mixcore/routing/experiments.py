@@ -147,15 +147,19 @@ def _scored(scorer: Callable[[Sequence[Example]], list[float]], examples: list[E
     return dict(zip((e.id for e in examples), scorer(examples), strict=True))
 
 
-def _split(examples: Sequence[Example], first: int) -> tuple[list[Example], list[Example]]:
+def _shuffled(examples: Sequence[Example]) -> list[Example]:
     shuffled = list(examples)
     random.Random(0).shuffle(shuffled)
+    return shuffled
+
+
+def _split(examples: Sequence[Example], first: int) -> tuple[list[Example], list[Example]]:
+    shuffled = _shuffled(examples)
     return shuffled[:first], shuffled[first:]
 
 
 def _folds(examples: Sequence[Example], count: int) -> list[list[Example]]:
-    shuffled = list(examples)
-    random.Random(0).shuffle(shuffled)
+    shuffled = _shuffled(examples)
     return [shuffled[i::count] for i in range(count)]
 
 
