@@ -1,5 +1,6 @@
 """Which LMArena category a prompt belongs to, by cheap rules: an image in it, its script and language, its turns,
-and the words and marks that code, math, creative writing and formatting instructions carry. `index/auto` answers each
+and the words and marks that code, math, creative writing and formatting instructions carry. The conversation's
+turns decide; an app's system prompt is read only when they name no language or topic. `index/auto` answers each
 prompt with that category's index mix, and says which rule decided.
 """
 
@@ -60,22 +61,49 @@ LONG_PROMPT_CHARS = 1_500
 READ_CHARS = 20_000  # the rules read this much of a prompt (its start); the length rule counts all of it
 
 
+INSTRUCTION_ROLES = frozenset({"system", "developer"})
+
+
 def categorise(messages: Sequence[dict[str, Any]]) -> Category:
+    """The category of what is asked: the conversation's own turns decide; an app's system prompt only names the
+    category (its language or topic) when the question names none, and its length never makes a question hard."""
     if "image" in input_modalities(list(messages)):  # only a vision model can answer it, whatever its words
         return Category("vision", "an image in the prompt")
-    whole = message_text(list(messages))
-    text = whole[:READ_CHARS]
+    turns = [m for m in messages if isinstance(m, dict) and m.get("role") not in INSTRUCTION_ROLES]
+    asked = message_text(turns or list(messages))
+    # A conversation of instructions alone is read as the question itself.
+    instructions = message_text([m for m in messages if m not in turns]) if turns else ""
+    language = _language(asked[:READ_CHARS])
+    if language is None and instructions:
+        language = _language(instructions[:READ_CHARS], " (in the system prompt)")
+    if language is not None:
+        return language
+    if sum(1 for m in turns if m.get("role") == "user") > 1:
+        return Category("multi-turn", "more than one user turn")
+    topic = _topic(asked[:READ_CHARS])
+    if topic is None and instructions:
+        topic = _topic(instructions[:READ_CHARS], " (in the system prompt)", word_problem=False)
+    if topic is not None:
+        return topic
+    if len(asked) >= LONG_PROMPT_CHARS:
+        return Category("hard", f"a long prompt ({len(asked)} characters)")
+    return Category("overall", "no category rule matched")
+
+
+def _language(text: str, where: str = "") -> Category | None:
     for name, script, label in _SCRIPTS:
         if len(script.findall(text)) >= 2:
-            return Category(name, f"written in {label}")
+            return Category(name, f"written in {label}{where}")
     words = re.findall(r"[a-zäöüßéèêàçñáíóú]+", text.lower())
     if words:
         counts = {lang: sum(1 for w in words if w in stop) for lang, stop in _STOPWORDS.items()}
         language, hits = max(counts.items(), key=lambda item: item[1])
         if hits >= 3 and hits / len(words) >= 0.15:
-            return Category(language, f"{hits} of its {len(words)} words are common {language.title()} words")
-    if sum(1 for m in messages if isinstance(m, dict) and m.get("role") == "user") > 1:
-        return Category("multi-turn", "more than one user turn")
+            return Category(language, f"{hits} of its {len(words)} words are common {language.title()} words{where}")
+    return None
+
+
+def _topic(text: str, where: str = "", *, word_problem: bool = True) -> Category | None:
     for name, pattern, why in (("creative-writing", _CREATIVE, "asks for a story, poem or song"),
                                ("coding", _CODE_SYNTAX, "code"),
                                ("coding", _CODE_WORDS, "a programming language, tool or task"),
@@ -83,10 +111,8 @@ def categorise(messages: Sequence[dict[str, Any]]) -> Category:
                                ("instruction-following", _INSTRUCTIONS, "format or length instructions")):
         found = pattern.search(text)
         if found:
-            return Category(name, f"{why}: {found.group(0).strip()[:40]!r}")
-    quantities = _QUANTITY.findall(text)
+            return Category(name, f"{why}: {found.group(0).strip()[:40]!r}{where}")
+    quantities = _QUANTITY.findall(text) if word_problem else []
     if len(quantities) >= 2 and len(text) <= WORD_PROBLEM_CHARS and _QUESTION.search(text):
-        return Category("math", f"a question with quantities to work with: {', '.join(quantities[:3])}")
-    if len(whole) >= LONG_PROMPT_CHARS:
-        return Category("hard", f"a long prompt ({len(whole)} characters)")
-    return Category("overall", "no category rule matched")
+        return Category("math", f"a question with quantities to work with: {', '.join(quantities[:3])}{where}")
+    return None

@@ -86,3 +86,34 @@ def test_a_prompt_with_an_image_is_a_vision_prompt_before_anything_else() -> Non
     found = categorise([{"role": "user", "content": [{"type": "text", "text": "请描述这张图片。"}, picture]}])
     assert (found.name, found.why) == ("vision", "an image in the prompt")  # before the Chinese text
     assert categorise([{"role": "user", "content": [{"type": "text", "text": "Describe it."}]}]).name == "overall"
+
+
+def with_system(system: str, question: str) -> list[dict[str, str]]:
+    return [{"role": "system", "content": system}, {"role": "user", "content": question}]
+
+
+def test_a_long_system_prompt_does_not_make_every_question_hard() -> None:
+    # An app's 2,000-character instructions made every "hi" a hard prompt, sent to the hard-prompts leader.
+    rules = "You are the support assistant of a furniture shop. Be polite and brief. " * 30
+    assert len(rules) >= LONG_PROMPT_CHARS
+    assert categorise(with_system(rules, "hi")).name == "overall"
+    essay = "Consider the history of the region and its people in detail. " * (LONG_PROMPT_CHARS // 60 + 1)
+    assert categorise(with_system("Be brief.", essay)).name == "hard"
+
+
+def test_the_question_decides_before_the_system_prompt_and_the_system_prompt_before_nothing() -> None:
+    poet = "You are a poet: write a poem whenever you can."
+    assert categorise(with_system(poet, "Write a Python function that parses ISO dates.")).name == "coding"
+    coder = "You are an expert Python developer helping with a large codebase."
+    found = categorise(with_system(coder, "Why does my loop never end?"))
+    assert found.name == "coding" and "system prompt" in found.why
+    english = "You answer questions for the customers of a bakery. Keep answers short and friendly, and do not " \
+              "mention the prices unless asked about them. " * 3
+    french = "Pourquoi le pain est dur le matin et pas le soir ? Je ne sais pas pour les croissants."
+    assert categorise(with_system(english, french)).name == "french"
+
+
+def test_a_system_prompt_with_opening_hours_is_not_a_word_problem() -> None:
+    shop = "You work at a bakery open from 7 to 19, with 12 kinds of bread. What customers ask, answer briefly."
+    assert categorise(with_system(shop, "Do you sell rye bread?")).name == "overall"
+    assert categorise(with_system("", "A bakery sells 12 loaves an hour for 7 hours. How many loaves?")).name == "math"
