@@ -69,10 +69,11 @@ def categorise(messages: Sequence[dict[str, Any]]) -> Category:
     category (its language or topic) when the question names none, and its length never makes a question hard."""
     if "image" in input_modalities(list(messages)):  # only a vision model can answer it, whatever its words
         return Category("vision", "an image in the prompt")
-    turns = [m for m in messages if isinstance(m, dict) and m.get("role") not in INSTRUCTION_ROLES]
-    asked = message_text(turns or list(messages))
+    messages = [m for m in messages if isinstance(m, dict)]
+    turns = [m for m in messages if m.get("role") not in INSTRUCTION_ROLES]
+    asked = message_text(turns or messages)
     # A conversation of instructions alone is read as the question itself.
-    instructions = message_text([m for m in messages if m not in turns]) if turns else ""
+    instructions = message_text([m for m in messages if m.get("role") in INSTRUCTION_ROLES]) if turns else ""
     language = _language(asked[:READ_CHARS])
     if language is None and instructions:
         language = _language(instructions[:READ_CHARS], " (in the system prompt)")
