@@ -79,7 +79,7 @@ def main() -> None:
     cascade = evaluate_cascade(answered_gsm8k(REPO / "tests/fixtures/routing/routellm/gsm8k"), prices,
                                samples=RouteMix.model_fields["verify_samples"].default)
     print("\n" + "\n".join(cascade_table(cascade, ",".join(PAIR))) + "\n")
-    print("\n".join(category_table(category_scores(REPO / "tests/fixtures/routing/categories/labelled_prompts.jsonl",
+    print("\n".join(category_table(category_scores(REPO / "tests/fixtures/routing/categories",
                                                     examples))) + "\n")
     hostile = categorise_ms()
     print("index/auto categorising a large prompt (median of 5; plain prose of the same size is the reference):")

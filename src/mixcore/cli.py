@@ -400,7 +400,7 @@ def route_action(args: argparse.Namespace) -> int:
     if args.action == "categories":
         from mixcore.routing.category_checks import category_scores, category_table
 
-        hand = Path(args.routellm).parent / "categories/labelled_prompts.jsonl"
+        hand = Path(args.routellm).parent / "categories"
         print("\n".join(category_table(category_scores(hand, from_routellm(Path(args.routellm))))))
         return 0
     from mixcore.routing.experiments import evaluate, goals_table, table

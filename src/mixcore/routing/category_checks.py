@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from mixcore.routing.categories import categorise
 from mixcore.routing.datasets import Example, jsonl_lines
@@ -35,11 +36,14 @@ class CategoryScore:
         return self.right / self.prompts if self.prompts else 0.0
 
 
-def score(name: str, rows: Iterable[tuple[str, frozenset[str]]]) -> CategoryScore:
-    """`rows`: (prompt, the categories that are right for it)."""
+Conversation = list[dict[str, Any]]
+
+
+def score(name: str, rows: Iterable[tuple[str | Conversation, frozenset[str]]]) -> CategoryScore:
+    """`rows`: (a prompt or a whole conversation, the categories that are right for it)."""
     found = CategoryScore(name, 0, 0, Counter())
     for prompt, accepted in rows:
-        got = categorise([{"role": "user", "content": prompt}]).name
+        got = categorise([{"role": "user", "content": prompt}] if isinstance(prompt, str) else prompt).name
         found.prompts += 1
         if got in accepted:
             found.right += 1
@@ -48,14 +52,20 @@ def score(name: str, rows: Iterable[tuple[str, frozenset[str]]]) -> CategoryScor
     return found
 
 
-def labelled(path: Path) -> list[tuple[str, frozenset[str]]]:
+def labelled(path: Path) -> list[tuple[str | Conversation, frozenset[str]]]:
+    """A labelled set: one `{"prompt"}` or `{"messages"}` a line, with its `category` (or a list of those a
+    reader would accept)."""
     rows = [json.loads(line) for line in jsonl_lines(path) if line.strip()]
-    return [(str(r["prompt"]), frozenset({str(r["category"])})) for r in rows]
+    return [(r["messages"] if "messages" in r else str(r["prompt"]),
+             frozenset([r["category"]] if isinstance(r["category"], str) else r["category"])) for r in rows]
 
 
-def category_scores(hand_labelled: Path, examples: list[Example]) -> list[CategoryScore]:
+def category_scores(folder: Path, examples: list[Example]) -> list[CategoryScore]:
+    """`folder`: tests/fixtures/routing/categories (the hand-labelled sets)."""
     math = frozenset({"math"})
-    return [score("hand-labelled, every category", labelled(hand_labelled)),
+    return [score("hand-labelled, every category", labelled(folder / "labelled_prompts.jsonl")),
+            score("hand-labelled conversations, written after the rules (held out until read)",
+                  labelled(folder / "held_out_prompts.jsonl")),
             score("GSM8K → math", ((e.prompt, math) for e in examples if e.benchmark == "gsm8k")),
             score("MMLU mathematics subjects → math", ((e.prompt, math) for e in examples
                                                         if e.group in MATH_SUBJECTS)),

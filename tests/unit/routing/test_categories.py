@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from mixcore.routing.categories import LONG_PROMPT_CHARS, READ_CHARS, categorise
@@ -117,3 +120,17 @@ def test_a_system_prompt_with_opening_hours_is_not_a_word_problem() -> None:
     shop = "You work at a bakery open from 7 to 19, with 12 kinds of bread. What customers ask, answer briefly."
     assert categorise(with_system(shop, "Do you sell rye bread?")).name == "overall"
     assert categorise(with_system("", "A bakery sells 12 loaves an hour for 7 hours. How many loaves?")).name == "math"
+
+
+def test_a_labelled_set_holds_prompts_or_conversations_with_one_label_or_several(tmp_path: Path) -> None:
+    from mixcore.routing.category_checks import labelled, score
+
+    conversation = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Fix my Python script."}]
+    path = tmp_path / "set.jsonl"
+    path.write_text(json.dumps({"prompt": "Write a haiku about rain.", "category": "creative-writing"}) + "\n"
+                    + json.dumps({"messages": conversation, "category": ["coding", "overall"]}) + "\n"
+                    + json.dumps({"prompt": "Why is the sky blue?", "category": "coding"}) + "\n", encoding="utf-8")
+    rows = labelled(path)
+    assert rows[1] == (conversation, frozenset({"coding", "overall"}))
+    found = score("three", rows)
+    assert (found.prompts, found.right, dict(found.wrong)) == (3, 2, {"overall": 1})
