@@ -27,25 +27,34 @@ _SCRIPTS = [("japanese", re.compile(r"[\u3040-\u30ff]"), "kana"), ("korean", re.
 _STOPWORDS = {"french": {"le", "la", "les", "est", "et", "une", "des", "pour", "avec", "vous", "je", "que", "pas",
                          "du", "au", "aux", "entre", "quelle", "quel", "comment", "pourquoi", "mon", "moi", "ce"},
               "spanish": {"el", "los", "las", "es", "y", "una", "para", "con", "que", "por", "como", "pero", "del",
-                          "la", "lo", "mi", "cuál", "qué", "cómo", "tengo", "puedo", "mejor", "muy"},
+                          "la", "lo", "mi", "cuál", "qué", "cómo", "tengo", "puedo", "mejor", "muy", "me", "estoy",
+                          "más", "hay", "este", "esta", "usted", "nos"},
               "german": {"der", "die", "das", "und", "ist", "nicht", "ein", "eine", "mit", "ich", "sie", "zu", "auf",
-                         "du", "wie", "was", "warum", "wann", "oder", "zum", "zur", "den", "dem", "mir", "kannst"}}
+                         "du", "wie", "was", "warum", "wann", "oder", "zum", "zur", "den", "dem", "mir", "kannst",
+                         "kann", "wenn", "sind", "sich", "auch", "noch", "aber", "habe", "möchte", "sollte",
+                         "meinen", "meine", "welche", "gibt", "worauf"}}
+_ANSWER_LANGUAGE = re.compile(r"\b(?:answer|respond|reply|write|speak)\w*[ \t]+(?:only[ \t]+|always[ \t]+)?in[ \t]+"
+                              r"(chinese|japanese|korean|russian|french|spanish|german)\b", re.IGNORECASE)
 # Code is recognised by its syntax (case-sensitive: `from`, `where`, `class` and `return` are English words too),
 # by the names of languages and tools, and by a request to write or fix code.
 # Every repeat is bounded: a prompt is the client's, and an unbounded `.+` after a repeated word is quadratic.
 _CODE_SYNTAX = re.compile(r"```|^[ \t]*(def|class)[ \t]+\w+[ \t]*[(:]|^[ \t]*(import[ \t]+[\w.]+[ \t]*$|"
                           r"from[ \t]+[\w.]+[ \t]+import\b)|"
                           r"\bfunction\s*\w{0,80}\s*\([^)]{0,200}\)\s*\{|=>|\w\.\w{1,80}\([^)\n]{0,200}\)\s*;|"
-                          r"#include\s*<|\bSELECT\b[^\n]{1,200}?\bFROM\b|\b(console\.log|System\.out|std::|printf\()",
+                          r"#include\s*<|\bSELECT\b[^\n]{1,200}?\bFROM\b|\b(console\.log|System\.out|std::|printf\()|"
+                          r"^[ \t]*for[ \t]+\w+[ \t]+in[ \t]+[^\n]{1,200}:[ \t]*$|\b\w+[ \t]*[-+*/]=[ \t]*[\w(]",
                           re.MULTILINE)
 _CODE_WORDS = re.compile(r"(?<![\w+#])(python|javascript|typescript|java|golang|rust|kotlin|c\+\+|c#|sql|bash|"
                          r"html|css|regex|numpy|pandas|django|react|docker|git)(?![\w+#])|"
                          r"\b(stack trace|syntax error|segfault|linked list|binary tree|recursion|unit tests?|"
-                         r"compiler?|compile|refactor|debug|algorithm)\b|"
+                         r"compiler?|compile|refactor|debug|algorithm|mutex|deadlock|race condition|multithread\w*|"
+                         r"time complexity|big o|hash ?map|quicksort|merge ?sort|binary search|dockerfile|kubernetes|"
+                         r"npm|webpack|api endpoint|rest api)\b|"
                          r"\b(write|fix|debug|review|optimi[sz]e)\b[^.?!\n]{0,30}\b(code|function|script|program|"
                          r"method|query)\b", re.IGNORECASE)
 _MATH = re.compile(r"\b(solve|equation|integral|derivative|prove|theorem|probability|matrix|eigen\w*|calculate|"
-                   r"compute|how many|how much|percent|sum of|factor)\b|[=^√∑∫]|\d+\s*[-+*/×÷]\s*\d+",
+                   r"compute|how many|how much|percent|sum of|factor|variance of|expected (?:value|number))\b|"
+                   r"[=^√∑∫]|\d+\s*[-+*/×÷]\s*\d+",
                    re.IGNORECASE)
 # A word problem: a short question with at least two quantities (numbers that are not years).
 _QUANTITY = re.compile(r"(?<![\d.,])(?!(?:1[5-9]|20)\d\d(?!\d|[.,]\d))\d+(?:[.,]\d+)*")
@@ -95,6 +104,9 @@ def _language(text: str, where: str = "") -> Category | None:
     for name, script, label in _SCRIPTS:
         if len(script.findall(text)) >= 2:
             return Category(name, f"written in {label}{where}")
+    asked_for = _ANSWER_LANGUAGE.search(text)
+    if asked_for:
+        return Category(asked_for.group(1).lower(), f"asks for answers in {asked_for.group(1).title()}{where}")
     words = re.findall(r"[a-zäöüßéèêàçñáíóú]+", text.lower())
     if words:
         counts = {lang: sum(1 for w in words if w in stop) for lang, stop in _STOPWORDS.items()}

@@ -64,7 +64,7 @@ def category_scores(folder: Path, examples: list[Example]) -> list[CategoryScore
     """`folder`: tests/fixtures/routing/categories (the hand-labelled sets)."""
     math = frozenset({"math"})
     return [score("hand-labelled, every category", labelled(folder / "labelled_prompts.jsonl")),
-            score("hand-labelled conversations, written after the rules (held out until read)",
+            score("hand-labelled conversations: system prompts, turns, length",
                   labelled(folder / "held_out_prompts.jsonl")),
             score("GSM8K → math", ((e.prompt, math) for e in examples if e.benchmark == "gsm8k")),
             score("MMLU mathematics subjects → math", ((e.prompt, math) for e in examples

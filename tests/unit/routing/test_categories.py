@@ -134,3 +134,30 @@ def test_a_labelled_set_holds_prompts_or_conversations_with_one_label_or_several
     assert rows[1] == (conversation, frozenset({"coding", "overall"}))
     found = score("three", rows)
     assert (found.prompts, found.right, dict(found.wrong)) == (3, 2, {"overall": 1})
+
+
+@pytest.mark.parametrize(("prompt", "category"), [
+    # Misses of the rules as the held-out set found them, each reproduced with other words.
+    ("How do I avoid a deadlock between two threads that each hold a mutex?", "coding"),
+    ("My Dockerfile's ENTRYPOINT seems to be ignored when I run the image.", "coding"),
+    ("What is the time complexity of binary search, and why?", "coding"),
+    ("Is this fine?\n\nfor item in basket:\n    count += item.qty", "coding"),
+    ("What is the variance of a single fair coin flip?", "math"),
+    ("What's the expected number of heads in ten tosses of a fair coin?", "math"),
+    ("Estoy aprendiendo a cocinar, ¿me das una receta sencilla?", "spanish"),
+    ("Kann man in Berlin am Sonntag einkaufen, wenn die Läden zu sind?", "german"),
+    ("Reply in Japanese, please: what is a good gift for a colleague?", "japanese"),
+])
+def test_the_rules_name_what_the_held_out_set_showed_they_missed(prompt: str, category: str) -> None:
+    assert categorise(user(prompt)).name == category
+
+
+def test_a_system_prompt_that_sets_the_answer_language_names_that_language() -> None:
+    found = categorise(with_system("Always respond in Korean.", "What is good to eat in winter?"))
+    assert found.name == "korean" and "system prompt" in found.why
+
+
+@pytest.mark.parametrize("prompt", ["The man was told he would die at sea: is the story true?",
+                                    "Tell me a good name for my son, me and my wife like short ones."])
+def test_english_words_that_are_also_german_or_spanish_keep_an_english_prompt_english(prompt: str) -> None:
+    assert categorise(user(prompt)).name == "overall"
